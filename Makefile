@@ -1,0 +1,51 @@
+# Entry points. `make demo` and `make check` do everything on a fresh Debian 12 machine as root.
+PREFIX ?= /usr/local
+BUILD ?= build
+SAN_BUILD ?= build-san
+PY ?= /usr/bin/python3
+
+DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev \
+	libcmocka-dev busybox-static python3-pytest strace
+
+.PHONY: all deps build demo check unit integration sanitize clean install
+
+all: build
+
+deps:
+	@scripts/ensure-packages $(DEB_PACKAGES)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: deps build
+	scripts/demo $(BUILD)/berth
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+integration: build
+	BERTH=$(abspath $(BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+$(SAN_BUILD)/build.ninja:
+	meson setup $(SAN_BUILD) -Dstatic_bin=false -Db_sanitize=address,undefined \
+		-Dbuildtype=debug -Db_lundef=false
+
+sanitize: $(SAN_BUILD)/build.ninja
+	ninja -C $(SAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(SAN_BUILD) --suite unit --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		BERTH=$(abspath $(SAN_BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/integration
+
+check: deps
+	$(MAKE) build unit integration sanitize
+
+install: build
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD) demo/bundle

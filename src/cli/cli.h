@@ -1,0 +1,41 @@
+/* The berth command line: global options and the command table. */
+#pragma once
+
+#include <argp.h>
+#include <stdbool.h>
+
+struct berth_error;
+
+/* Everything the global options say; the only process-wide state berth keeps. */
+struct cli_global {
+    const char *root; /* state root; default /run/berth */
+    const char *log;
+    const char *log_format;
+    bool debug;
+    const char *cgroup_manager; /* cgroupfs, systemd, disabled */
+    bool systemd_cgroup;
+    const char *rootless; /* true, false, auto */
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(const struct cli_global *g, int argc, char **argv, struct berth_error **err);
+};
+
+/* Parse a command's arguments with its argp; argv[0] is the command name. Exits on --help. */
+void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
+
+/* Parse a non-negative decimal count, refusing anything else. */
+int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_error **err);
+
+#define CLI_COMMAND(name) extern const struct cli_command cli_command_##name
+CLI_COMMAND(create);
+CLI_COMMAND(start);
+CLI_COMMAND(run);
+CLI_COMMAND(state);
+CLI_COMMAND(kill);
+CLI_COMMAND(delete);
+CLI_COMMAND(list);
+CLI_COMMAND(spec);
+CLI_COMMAND(features);
