@@ -1,0 +1,29 @@
+/* Small file helpers, all relative to a directory fd and never following a final symlink. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct berth_error;
+
+/* Read a whole file (at most `max` bytes; larger is E2BIG) into a NUL-terminated buffer. */
+int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
+                    struct berth_error **err);
+
+/* Write data to dirfd/name atomically: a temporary file in the same directory, then rename.
+ * No fsync: the guarantee is that readers never see a partial file, not durability across power
+ * loss (berth's state lives only as long as the containers it describes). */
+int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
+                            mode_t mode, struct berth_error **err);
+
+/* Write into an existing file (O_WRONLY|O_TRUNC|O_NOFOLLOW), e.g. a procfs or cgroupfs file. */
+int fs_write_file_at(int dirfd, const char *name, const void *data, size_t len,
+                     struct berth_error **err);
+
+/* Remove dirfd/name and everything below it. Never follows symlinks and never descends into
+ * another mount (EBUSY names the mount point). A missing name is not an error. */
+int fs_remove_tree_at(int dirfd, const char *name, struct berth_error **err);
+
+/* mkdir that accepts an existing directory. */
+int fs_mkdir_at(int dirfd, const char *name, mode_t mode, struct berth_error **err);
