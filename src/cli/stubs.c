@@ -17,5 +17,3 @@ STUB(state);
 STUB(kill);
 STUB(delete);
 STUB(list);
-STUB(spec);
-STUB(features);

@@ -18,8 +18,8 @@ struct spec_id_mapping {
 
 struct spec_mount {
     char *destination;
-    char *type;    /* may be NULL (then a bind when options say so) */
-    char *source;  /* may be NULL */
+    char *type;     /* may be NULL (then a bind when options say so) */
+    char *source;   /* may be NULL */
     char **options; /* strv, may be NULL */
     struct spec_id_mapping *uid_mappings;
     size_t n_uid_mappings;
@@ -78,9 +78,9 @@ struct spec_process {
     uint32_t console_height;
     uint32_t console_width;
     struct spec_user user;
-    char **args; /* strv, at least one element */
-    char **env;  /* strv, may be NULL */
-    char *cwd;   /* absolute */
+    char **args;                            /* strv, at least one element */
+    char **env;                             /* strv, may be NULL */
+    char *cwd;                              /* absolute */
     struct spec_capabilities *capabilities; /* NULL: no capabilities object */
     struct spec_rlimit *rlimits;
     size_t n_rlimits;
@@ -328,6 +328,10 @@ void spec_free(struct spec *s);
 int spec_parse_process(const char *text, size_t len, const char *origin, struct spec_process **out,
                        struct berth_error **err);
 void spec_process_free(struct spec_process *p);
+
+/* The spec as config.json text (tab-indented, runtime-spec field order). Parsing the result gives
+ * back an equal struct: what config.json leaves out stays out. */
+char *spec_to_json(const struct spec *s);
 
 /* Lookups. */
 const struct spec_namespace *spec_namespace_find(const struct spec *s, enum spec_ns_type t);
