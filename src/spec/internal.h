@@ -124,7 +124,6 @@ int spec_jrefuse(struct spec_ctx *c, json_t *obj, const char *key, const struct 
 /* Name tables (names.c). Lookups return -1 for unknown names. */
 int spec_ns_type_from_name(const char *name);
 int spec_rlimit_from_name(const char *name);
-const char *spec_rlimit_name(int resource);
 /* Only the exact CAP_* spelling libcap knows; libcap alone would also take "12" or "cap_kill". */
 int spec_cap_from_name(const char *name);
 /* "CAP_CHOWN" for 0, or NULL past the last capability libcap knows. Newly allocated. */

@@ -65,14 +65,6 @@ int spec_rlimit_from_name(const char *name)
     return -1;
 }
 
-const char *spec_rlimit_name(int resource)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(rlimits); i++)
-        if (rlimits[i].resource == resource)
-            return rlimits[i].name;
-    return NULL;
-}
-
 char *spec_cap_name(int cap)
 {
     char *lower = cap_to_name((cap_value_t)cap);

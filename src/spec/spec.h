@@ -162,7 +162,7 @@ struct spec_memory {
     bool has_limit, has_reservation, has_swap, has_kernel, has_kernel_tcp, has_swappiness,
         has_disable_oom_killer, has_use_hierarchy, has_check_before_update;
     int64_t limit, reservation, swap, kernel, kernel_tcp;
-    uint64_t swappiness;
+    uint64_t swappiness; /* 0..100; (uint64)-1 in config.json reads as absent */
     bool disable_oom_killer, use_hierarchy, check_before_update;
 };
 
@@ -202,7 +202,7 @@ struct spec_block_io {
 };
 
 struct spec_hugepage_limit {
-    char *page_size; /* "2MB", "1GB" */
+    char *page_size; /* "2MB", "1GB": digits and KB, MB, GB, TB or PB */
     uint64_t limit;
 };
 
@@ -315,16 +315,23 @@ struct spec {
     struct spec_linux *linux_; /* NULL when absent */
 };
 
-/* Parse config.json text. `origin` names it in messages ("config.json"). On failure *err says
- * where and why: "config.json: process.args: must be a non-empty array of strings", or for a
- * syntax error "config.json:12:5: ...". */
+/* Parse config.json text. `origin` names it in messages ("config.json"). On failure (-EINVAL)
+ * *err says where and why: "config.json: process.args: must be a non-empty array of strings", or
+ * for a syntax error "config.json:12:5: ...". Besides types and ranges it refuses what berth
+ * cannot honour (linux.intelRdt, netDevices, memoryPolicy, personality flags) and what would
+ * reach the host: mappings without a user namespace, a new user namespace without mappings,
+ * sysctls outside the container's namespaces, hostname without a UTS namespace. A namespace with
+ * a path counts as the container's own: whether it is the host's cannot be told without looking.
+ * Duplicate keys in one object are refused; unknown fields and other platforms' are ignored. */
 int spec_parse(const char *text, size_t len, const char *origin, struct spec **out,
                struct berth_error **err);
+/* Read and parse a file (a symlink is followed). origin NULL: the path names it. */
 int spec_load_file(const char *path, const char *origin, struct spec **out,
                    struct berth_error **err);
 void spec_free(struct spec *s);
 
-/* Parse a runtime-spec process object alone (exec -p process.json). */
+/* Parse a runtime-spec process object alone (exec -p process.json), with the same rules;
+ * messages read "ORIGIN: process.cwd: ...". */
 int spec_parse_process(const char *text, size_t len, const char *origin, struct spec_process **out,
                        struct berth_error **err);
 void spec_process_free(struct spec_process *p);
@@ -339,9 +346,11 @@ const char *spec_annotation(const struct spec *s, const char *key);
 const char *spec_ns_type_name(enum spec_ns_type t);
 const char *spec_hook_kind_name(enum spec_hook_kind k);
 
-/* The default config.json `spec` writes (runc's in substance); rootless adapts it as runc does.
- * Returns a newly allocated JSON text, indented like runc's. */
+/* The default config.json `spec` writes (runc's in substance, hostname "berth", Docker's extra
+ * masked paths); rootless adapts it as runc does, mapping root to the caller's euid and egid.
+ * Returns a newly allocated JSON text, tab-indented like runc's. */
 char *spec_default_json(bool rootless);
 
-/* The runtime-spec features document (`features`). */
+/* The runtime-spec features document (`features`). The seccomp flags it lists as supported come
+ * from libseccomp's view of the running kernel. */
 char *spec_features_json(void);

@@ -70,11 +70,11 @@ static int check_names(struct spec_ctx *c, const struct spec *s)
     if (s->hostname && *s->hostname)
         return spec_fail(c, SPEC_JKEY(NULL, "hostname"),
                          "needs a UTS namespace in linux.namespaces: setting it would change "
-                         "the host's");
+                         "the host");
     if (s->domainname && *s->domainname)
         return spec_fail(c, SPEC_JKEY(NULL, "domainname"),
                          "needs a UTS namespace in linux.namespaces: setting it would change "
-                         "the host's");
+                         "the host");
     return 0;
 }
 
