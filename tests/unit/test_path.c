@@ -27,10 +27,15 @@
 /* A fresh tree per test:
  *   BASE/root     the container root every lookup must stay in
  *   BASE/outside  a host directory that must never change (holds only "canary")
- * Symlinks inside root point at BASE/outside both by absolute path and by "../" chains. */
+ * Symlinks inside root point at BASE/outside both by absolute path and by "../" chains. Every
+ * link that leads out of the root on the host leads there, so a broken resolver is caught by
+ * the canary check and its damage stays in BASE. Inside the root, the same absolute path
+ * (the "mirror") exists as empty directories, so links to it are not dangling in the root. */
 struct tree {
     char base[64];
     char outside[PATH_MAX]; /* absolute host path of BASE/outside */
+    char mirror[PATH_MAX];  /* the same path relative to the root */
+    char up[PATH_MAX + 32]; /* "../../.." chain, then the host path of outside */
     int rootfd;             /* O_PATH|O_DIRECTORY, as berth holds a rootfs */
     int outfd;
     int fds_at_start;
@@ -98,6 +103,14 @@ static int tree_setup(void **state)
     close(basefd);
     assert_true(t->rootfd >= 0 && t->outfd >= 0);
     mk_file(t->outfd, "canary");
+    snprintf(t->mirror, sizeof(t->mirror), "%s", t->outside + 1);
+    snprintf(t->up, sizeof(t->up), "../../../../../../../..%s", t->outside);
+    for (char *p = t->mirror; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        mk_dir(t->rootfd, t->mirror);
+        *p = '/';
+    }
+    mk_dir(t->rootfd, t->mirror);
 
     int r = t->rootfd;
     mk_file(r, "file");
@@ -116,12 +129,18 @@ static int tree_setup(void **state)
     mk_link(r, "dir/todotdot", "..");
     mk_link(r, "escape", "../../../../../../../../../..");
     mk_link(r, "escapeabs", t->outside);
-    mk_link(r, "dangling", "/nonexistent");
+    char target[PATH_MAX + 64];
+    snprintf(target, sizeof(target), "%s/nonexistent", t->outside);
+    mk_link(r, "dangling", target);
+    mk_link(r, "escapeup", t->up);
     mk_link(r, "loop1", "loop2");
     mk_link(r, "loop2", "loop1");
     mk_link(r, "self", "self");
     mk_link(r, "slashlink", "dir/");
     mk_link(r, "filelink", "file");
+    mk_link(r, "dir/sub/absup", "/file");
+    mk_link(r, "dir/sub/hostlink", t->outside);
+    mk_link(r, "dir/sub/absdir", "/dir/sub");
     /* chain0 -> chain1 -> ... -> chain40 -> dir/file: 41 links from chain0, 40 from chain1 */
     for (int i = 0; i <= PATH_MAX_SYMLINKS; i++) {
         char name[16], target[16];
@@ -136,41 +155,63 @@ static int tree_setup(void **state)
     return 0;
 }
 
-/* Whatever a test did, nothing may have appeared in or vanished from the host directory. */
-static void assert_outside_untouched(const struct tree *t)
+/* Whatever a test did, nothing may have appeared in or vanished from the host directory.
+ * Returns NULL when it is as it was, else what changed (in buf). */
+static const char *outside_changed(const struct tree *t, char *buf, size_t len)
 {
     int fd = openat(t->outfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    assert_true(fd >= 0);
-    DIR *d = fdopendir(fd);
-    assert_non_null(d);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        snprintf(buf, len, "cannot list %s", t->outside);
+        return buf;
+    }
     struct dirent *de;
     int n = 0;
-    while ((de = readdir(d))) {
+    const char *res = NULL;
+    while (!res && (de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (strcmp(de->d_name, "canary") != 0)
-            fail_msg("%s/%s appeared outside the root", t->outside, de->d_name);
+        if (strcmp(de->d_name, "canary") != 0) {
+            snprintf(buf, len, "%s/%s appeared outside the root", t->outside, de->d_name);
+            res = buf;
+        }
         n++;
     }
     closedir(d);
-    assert_int_equal(n, 1);
+    if (res)
+        return res;
     struct stat st;
-    assert_int_equal(fstatat(t->outfd, "canary", &st, AT_SYMLINK_NOFOLLOW), 0);
-    assert_true(S_ISREG(st.st_mode));
-    assert_int_equal(st.st_size, (off_t)strlen("canary"));
+    if (n != 1 || fstatat(t->outfd, "canary", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG(st.st_mode) || st.st_size != (off_t)strlen("canary")) {
+        snprintf(buf, len, "%s/canary changed", t->outside);
+        return buf;
+    }
+    return NULL;
+}
+
+static void assert_outside_untouched(const struct tree *t)
+{
+    char buf[2 * PATH_MAX];
+    const char *changed = outside_changed(t, buf, sizeof(buf));
+    if (changed)
+        fail_msg("%s", changed);
 }
 
 static int tree_teardown(void **state)
 {
     struct tree *t = *state;
-    assert_outside_untouched(t);
+    char buf[2 * PATH_MAX];
+    const char *changed = outside_changed(t, buf, sizeof(buf));
     close(t->rootfd);
     close(t->outfd);
     struct berth_error *err = NULL;
-    if (fs_remove_tree_at(AT_FDCWD, t->base, &err) < 0)
-        fail_msg("%s", err->msg);
+    int r = fs_remove_tree_at(AT_FDCWD, t->base, &err);
     int leaked = count_fds() - t->fds_at_start;
     free(t);
+    if (changed)
+        fail_msg("%s", changed);
+    if (r < 0)
+        fail_msg("%s", err->msg);
     if (leaked != 0)
         fail_msg("%d file descriptors leaked", leaked);
     return 0;
@@ -183,6 +224,27 @@ static struct stat in_root(const struct tree *t, const char *rel)
     if (fstatat(t->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
         fail_msg("stat %s in the root: %s", rel, strerror(errno));
     return st;
+}
+
+/* `sub` below the mirror of the host directory, as a path inside the root */
+static const char *mirrored(const struct tree *t, const char *sub)
+{
+    static char buf[2 * PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s/%s", t->mirror, sub);
+    return buf;
+}
+
+static bool dir_has_entries(const struct tree *t, const char *rel)
+{
+    int fd = openat(t->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d)
+        return false;
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n > 2;
 }
 
 static bool exists_in_root(const struct tree *t, const char *rel)
@@ -263,6 +325,11 @@ static const struct open_case open_cases[] = {
     {"abs", O_RDONLY | O_DIRECTORY, "dir", 0},
     {"escapeabs/canary", O_PATH, NULL, ENOENT},
     {"escapeabs/canary", O_RDONLY, NULL, ENOENT},
+    {"dir/sub/absup", O_PATH, "file", 0},
+    {"rel/absup", O_RDONLY, "file", 0},
+    {"dir/sub/hostlink/canary", O_RDONLY, NULL, ENOENT},
+    {"dir/sub/absdir/../file", O_PATH, "dir/file", 0},
+    {"dir/sub/absdir/absdir/deep", O_PATH, "dir/sub/deep", 0},
     /* relative symlinks and chains */
     {"rel/deep", O_PATH, "dir/sub/deep", 0},
     {"dir/up", O_PATH, "file", 0},
@@ -317,7 +384,8 @@ static const struct open_case open_cases[] = {
     {"dir", O_WRONLY | O_CREAT, NULL, EISDIR},
     {"newdir/", O_WRONLY | O_CREAT, NULL, EISDIR},
     {"/", O_WRONLY | O_CREAT, NULL, EISDIR},
-    {"escapeabs/planted", O_WRONLY | O_CREAT, NULL, ENOENT},
+    {"escapeabs/missing/planted", O_WRONLY | O_CREAT, NULL, ENOENT},
+    {"escapeup/missing/planted", O_WRONLY | O_CREAT, NULL, ENOENT},
     {"missing/new", O_WRONLY | O_CREAT, NULL, ENOENT},
 };
 
@@ -537,12 +605,14 @@ static void run_open_create(void **state, const struct impl *im)
     close(fd);
     /* a dangling absolute symlink: created at its target inside the root */
     fd = im->open(t->rootfd, "dangling", O_WRONLY | O_CREAT, 0640, &err);
-    check_fd(t, fd, err, "nonexistent", S_IFREG, 0640, false);
+    check_fd(t, fd, err, mirrored(t, "nonexistent"), S_IFREG, 0640, false);
     close(fd);
     /* a dangling link that names a host path, through "../": still inside */
-    mk_link(t->rootfd, "dir/plant", "../../../../../../../dir/planted");
+    char target[2 * PATH_MAX];
+    snprintf(target, sizeof(target), "%s/planted", t->up);
+    mk_link(t->rootfd, "dir/plant", target);
     fd = im->open(t->rootfd, "dir/plant", O_RDWR | O_CREAT, 0644, &err);
-    check_fd(t, fd, err, "dir/planted", S_IFREG, 0644, false);
+    check_fd(t, fd, err, mirrored(t, "planted"), S_IFREG, 0644, false);
     close(fd);
     assert_false(exists_in_root(t, "dir/newdir"));
 }
@@ -564,21 +634,18 @@ static void test_mkdir(void **state)
 
     /* through an absolute symlink naming the host directory: made inside the root */
     int fd = path_mkdir_in_root(t->rootfd, "/escapeabs/new/deep", 0750, &err);
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/new/deep", t->outside + 1);
-    check_created(t, fd, err, rel, S_IFDIR, 0750);
+    check_created(t, fd, err, mirrored(t, "new/deep"), S_IFDIR, 0750);
     close(fd);
-    snprintf(rel, sizeof(rel), "%s/new", t->outside + 1);
-    assert_int_equal(in_root(t, rel).st_mode & 07777, 0750);
+    assert_int_equal(in_root(t, mirrored(t, "new")).st_mode & 07777, 0750);
 
     /* through a "../" chain: clamped at the root */
-    fd = path_mkdir_in_root(t->rootfd, "escape/../outside/x", 0755, &err);
-    check_created(t, fd, err, "outside/x", S_IFDIR, 0755);
+    fd = path_mkdir_in_root(t->rootfd, "escapeup/x/y", 0755, &err);
+    check_created(t, fd, err, mirrored(t, "x/y"), S_IFDIR, 0755);
     close(fd);
 
     /* through a dangling symlink: its target is made */
     fd = path_mkdir_in_root(t->rootfd, "dangling/y", 0700, &err);
-    check_created(t, fd, err, "nonexistent/y", S_IFDIR, 0700);
+    check_created(t, fd, err, mirrored(t, "nonexistent/y"), S_IFDIR, 0700);
     close(fd);
 
     /* existing: answered as is */
@@ -620,17 +687,18 @@ static void test_create(void **state)
 
     /* a dangling final symlink: created at its in-root target, parents included */
     mk_link(t->rootfd, "hostplant", t->outside);
-    fd = path_create_in_root(t->rootfd, "hostplant/f", false, 0600, &err);
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/f", t->outside + 1);
-    check_created(t, fd, err, rel, S_IFREG, 0600);
+    fd = path_create_in_root(t->rootfd, "hostplant/m1/f", false, 0600, &err);
+    check_created(t, fd, err, mirrored(t, "m1/f"), S_IFREG, 0600);
     close(fd);
-    mk_link(t->rootfd, "dirplant", "../../../../m/n");
+    char target[2 * PATH_MAX];
+    snprintf(target, sizeof(target), "%s/m2/n", t->up);
+    mk_link(t->rootfd, "dirplant", target);
     fd = path_create_in_root(t->rootfd, "dirplant", true, 0711, &err);
-    check_created(t, fd, err, "m/n", S_IFDIR, 0711);
+    check_created(t, fd, err, mirrored(t, "m2/n"), S_IFDIR, 0711);
     close(fd);
+    assert_int_equal(in_root(t, mirrored(t, "m2")).st_mode & 07777, 0755);
     fd = path_create_in_root(t->rootfd, "dangling", false, 0644, &err);
-    check_created(t, fd, err, "nonexistent", S_IFREG, 0644);
+    check_created(t, fd, err, mirrored(t, "nonexistent"), S_IFREG, 0644);
     close(fd);
 
     /* existing entries, of either kind, are returned as they are */
@@ -701,14 +769,88 @@ static void test_race_swap(void **state)
     kill(pid, SIGKILL);
     assert_int_equal(waitpid(pid, NULL, 0), pid);
     assert_outside_untouched(t);
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s", t->outside + 1);
     /* whether the racer got its swaps in is up to the scheduler: say so, do not fail on it */
     print_message("race: %d of %d calls succeeded; redirected by the absolute link: %s, by the "
                   "relative one: %s\n",
-                  ok, 5 * RACE_ROUNDS, exists_in_root(t, rel) ? "yes" : "no",
+                  ok, 5 * RACE_ROUNDS, dir_has_entries(t, t->mirror) ? "yes" : "no",
                   exists_in_root(t, "outside") ? "yes" : "no");
     assert_true(ok > RACE_ROUNDS);
+}
+
+#define FINAL_RACE_ROUNDS 8000
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+/* The last component itself changes under the call: a symlink to the host appears where a
+ * file is being created, and a file being opened is exchanged with a symlink to the host's
+ * canary. The kernel must never be the one to follow such a link. */
+static void test_race_final(void **state)
+{
+    const struct tree *t = *state;
+    char victim[PATH_MAX + 16], canary[PATH_MAX + 16];
+    snprintf(victim, sizeof(victim), "%s/victim", t->outside);
+    snprintf(canary, sizeof(canary), "%s/canary", t->outside);
+    mk_dir(t->rootfd, "race3");
+    mk_dir(t->rootfd, "race4");
+    mk_file(t->rootfd, "race4/f");
+    mk_link(t->rootfd, "race4/f.swap", canary);
+    struct stat host;
+    assert_int_equal(fstatat(t->outfd, "canary", &host, 0), 0);
+
+    pid_t planter = fork();
+    assert_true(planter >= 0);
+    if (planter == 0) {
+        for (;;) {
+            symlinkat(victim, t->rootfd, "race3/f");
+            symlinkat(victim, t->rootfd, "race3/g");
+            unlinkat(t->rootfd, "race3/f", 0);
+            unlinkat(t->rootfd, "race3/g", 0);
+        }
+    }
+    pid_t swapper = fork();
+    assert_true(swapper >= 0);
+    if (swapper == 0) {
+        for (;;)
+            syscall(SYS_renameat2, t->rootfd, "race4/f", t->rootfd, "race4/f.swap",
+                    RENAME_EXCHANGE);
+    }
+    int ok = 0;
+    for (int i = 0; i < FINAL_RACE_ROUNDS; i++) {
+        struct berth_error *err = NULL;
+        int fd = path_create_in_root(t->rootfd, "race3/f", false, 0644, &err);
+        berth_error_freep(&err);
+        if (fd >= 0) {
+            ok++;
+            close(fd);
+        }
+        fd = path_open_in_root_walk(t->rootfd, "race3/g", O_WRONLY | O_CREAT, 0644, &err);
+        berth_error_freep(&err);
+        if (fd >= 0) {
+            ok++;
+            close(fd);
+        }
+        fd = path_open_in_root_walk(t->rootfd, "race4/f", O_RDONLY, 0, &err);
+        berth_error_freep(&err);
+        if (fd >= 0) {
+            struct stat st;
+            assert_int_equal(fstat(fd, &st), 0);
+            close(fd);
+            if (st.st_dev == host.st_dev && st.st_ino == host.st_ino) {
+                stop(planter);
+                stop(swapper);
+                fail_msg("race4/f opened the host's canary");
+            }
+            ok++;
+        }
+    }
+    stop(planter);
+    stop(swapper);
+    assert_outside_untouched(t);
+    assert_true(ok > FINAL_RACE_ROUNDS);
 }
 
 /* Under tests/helpers/no-openat2 the fallback must really be what runs. */
@@ -817,6 +959,7 @@ int main(void)
         TREE_TEST(test_mkdir),
         TREE_TEST(test_create),
         TREE_TEST(test_race_swap),
+        TREE_TEST(test_race_final),
         TREE_TEST(test_root_not_dir),
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_has_prefix),
