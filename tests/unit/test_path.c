@@ -720,7 +720,7 @@ static void test_create(void **state)
 /* A second process keeps exchanging directories with symlinks that lead out of the root (by
  * absolute path and by "../"), while every creating call runs against them. Creations may fail
  * or land anywhere inside the root, but never in the host directory. */
-#define RACE_ROUNDS 250
+#define RACE_ROUNDS 150
 
 static void test_race_swap(void **state)
 {
