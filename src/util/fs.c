@@ -11,18 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
-                    struct berth_error **err)
+int fs_read_fd(int fd, size_t max, char **out, size_t *len)
 {
-    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return berth_error_set(err, errno, "open %s", name);
     size_t cap = 4096, n = 0;
     _cleanup_free_ char *buf = xmalloc(cap + 1);
     for (;;) {
         if (n == cap) {
             if (cap >= max)
-                return berth_error_set(err, E2BIG, "read %s", name);
+                return -E2BIG;
             cap = cap * 2 > max ? max : cap * 2;
             buf = xrealloc(buf, cap + 1);
         }
@@ -30,7 +26,7 @@ int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t 
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return berth_error_set(err, errno, "read %s", name);
+            return -errno;
         }
         if (r == 0)
             break;
@@ -40,6 +36,18 @@ int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t 
     if (len)
         *len = n;
     *out = TAKE_PTR(buf);
+    return 0;
+}
+
+int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
+                    struct berth_error **err)
+{
+    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return berth_error_set(err, errno, "open %s", name);
+    int r = fs_read_fd(fd, max, out, len);
+    if (r < 0)
+        return berth_error_set(err, -r, "read %s", name);
     return 0;
 }
 
@@ -59,8 +67,8 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
-                            mode_t mode, struct berth_error **err)
+int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                            struct berth_error **err)
 {
     _cleanup_free_ char *tmp = xasprintf(".%s.tmp%d", name, (int)getpid());
     _cleanup_close_ int fd =
@@ -114,8 +122,7 @@ static int remove_children(int fd, dev_t dev, const char *name, struct berth_err
             if (st.st_dev != dev)
                 return berth_error_set(err, EBUSY, "remove %s/%s: a mount is there", name,
                                        de->d_name);
-            int cfd = openat(dirfd(d), de->d_name,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (cfd < 0)
                 return berth_error_set(err, errno, "open %s/%s", name, de->d_name);
             _cleanup_free_ char *sub = xasprintf("%s/%s", name, de->d_name);

@@ -11,11 +11,14 @@ struct berth_error;
 int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
                     struct berth_error **err);
 
+/* Read what is left of an fd, like fs_read_file_at; returns a negative errno on failure. */
+int fs_read_fd(int fd, size_t max, char **out, size_t *len);
+
 /* Write data to dirfd/name atomically: a temporary file in the same directory, then rename.
  * No fsync: the guarantee is that readers never see a partial file, not durability across power
  * loss (berth's state lives only as long as the containers it describes). */
-int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len,
-                            mode_t mode, struct berth_error **err);
+int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                            struct berth_error **err);
 
 /* Write into an existing file (O_WRONLY|O_TRUNC|O_NOFOLLOW), e.g. a procfs or cgroupfs file. */
 int fs_write_file_at(int dirfd, const char *name, const void *data, size_t len,

@@ -1,0 +1,64 @@
+#include "container/cgroups.h"
+#include "berth/error.h"
+#include "linux/cgroup/cgroup.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int container_cgroup_setup(const struct spec *s, const struct container_create_opts *o,
+                           struct cgroup **out, struct berth_error **err)
+{
+    *out = NULL;
+    enum cgroup_manager m;
+    int r = cgroup_manager_check(o->cgroup_manager, &m, err);
+    if (r < 0 || m == CGROUP_MANAGER_DISABLED)
+        return r;
+    const struct spec_linux *l = s->linux_;
+    struct cgroup *cg;
+    r = cgroup_create(l ? l->cgroups_path : NULL, o->id, &cg, err);
+    if (r < 0)
+        return r;
+    r = cgroup_apply(cg, l ? l->resources : NULL, false, err);
+    if (r < 0) {
+        struct berth_error *e = NULL;
+        cgroup_destroy(cg, &e);
+        berth_error_free(e);
+        cgroup_free(cg);
+        return berth_error_prefix(err, "linux.resources");
+    }
+    *out = cg;
+    return 0;
+}
+
+int container_cgroup_mounts(const struct cgroup *cg, struct rootfs_cgroup **out, size_t *n,
+                            bool *unified, struct berth_error **err)
+{
+    (void)err;
+    *out = NULL;
+    *n = 0;
+    *unified = false;
+    if (!cg)
+        return 0;
+    *unified = cgroup_get_mode(cg) == CGROUP_MODE_UNIFIED;
+    const char *const *controllers;
+    const char *const *paths;
+    size_t count = cgroup_get_dirs(cg, &controllers, &paths);
+    struct rootfs_cgroup *list = xcalloc(count ? count : 1, sizeof(*list));
+    for (size_t i = 0; i < count; i++) {
+        list[i].name = xstrdup(controllers[i]);
+        list[i].host_path = xstrdup(paths[i]);
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+void container_cgroup_mounts_free(struct rootfs_cgroup *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].host_path);
+    }
+    free(list);
+}

@@ -1,0 +1,357 @@
+#include "container/init.h"
+#include "berth/error.h"
+#include "container/hooks.h"
+#include "container/sync.h"
+#include "linux/cgroup/cgroup.h"
+#include "linux/console.h"
+#include "linux/ns.h"
+#include "linux/process.h"
+#include "linux/rootfs.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/keyctl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Close every fd the runtime had open except stdio, the preserved ones and the init's own:
+ * nothing of the host (the state directory, the log) may reach the container. */
+static void close_inherited_fds(const struct init_ctx *x)
+{
+    int keep[4];
+    size_t n = 0;
+    keep[n++] = x->sync_fd;
+    keep[n++] = x->fifo_fd;
+    if (log_fd() >= 0)
+        keep[n++] = log_fd();
+    qsort(keep, n, sizeof(int), cmp_int);
+    unsigned lo = 3 + x->opts->preserve_fds;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+static int wait_for(int sync_fd, enum sync_type type, char **text, struct berth_error **err)
+{
+    struct sync_msg m;
+    int r = sync_expect(sync_fd, type, &m, err);
+    if (r < 0)
+        return r;
+    if (text)
+        *text = TAKE_PTR(m.text);
+    sync_msg_clear(&m);
+    return 0;
+}
+
+static int become_ns_root(struct berth_error **err)
+{
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        return berth_error_set(err, errno, "become root in the user namespace");
+    /* A change of credentials clears the parent-death signal. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return 0;
+}
+
+static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
+{
+    if (x->cloned_flags & CLONE_NEWUSER) {
+        int r = wait_for(x->sync_fd, SYNC_MAPS_DONE, NULL, err);
+        if (r < 0)
+            return r;
+        r = become_ns_root(err);
+        if (r < 0)
+            return r;
+    }
+    /* A process joins its cgroup before it leaves the host's user namespace (where the cgroup
+     * files are writable) and before a cgroup namespace is made (whose root it becomes). */
+    if (x->join_cgroup_self) {
+        int r = cgroup_join_self(x->cgroup, err);
+        if (r < 0)
+            return r;
+    }
+    const struct spec_linux *l = x->spec->linux_;
+    if (x->join_fds[SPEC_NS_USER] >= 0) {
+        int r = ns_join(x->join_fds[SPEC_NS_USER], SPEC_NS_USER,
+                        spec_namespace_find(x->spec, SPEC_NS_USER)->path, err);
+        if (r < 0)
+            return r;
+    }
+    for (int t = 0; t < SPEC_NS_TYPES; t++) {
+        if (t == SPEC_NS_USER || x->join_fds[t] < 0)
+            continue;
+        int r = ns_join(x->join_fds[t], (enum spec_ns_type)t,
+                        spec_namespace_find(x->spec, (enum spec_ns_type)t)->path, err);
+        if (r < 0)
+            return r;
+    }
+    if (x->unshare_flags) {
+        if (unshare((int)x->unshare_flags) < 0)
+            return berth_error_set(err, errno, "unshare namespaces %#lx", x->unshare_flags);
+        if (x->unshare_flags & CLONE_NEWUSER) {
+            int r = sync_send(x->sync_fd, SYNC_USERNS_READY, 0, -1, NULL, err);
+            if (r < 0)
+                return r;
+            r = wait_for(x->sync_fd, SYNC_MAPS_DONE, NULL, err);
+            if (r < 0)
+                return r;
+            r = become_ns_root(err);
+            if (r < 0)
+                return r;
+        }
+    }
+    (void)l;
+    if (x->new_pidns_fork) {
+        /* unshare(CLONE_NEWPID) only places children: the real init is forked into it, as a
+         * sibling so that the runtime is its parent. */
+        struct clone_args args = {.flags = CLONE_PARENT, .exit_signal = 0};
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0)
+            return berth_error_set(err, errno, "fork the init into its pid namespace");
+        if (pid > 0)
+            _exit(0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* The runtime learns the init's pid from the credentials of this message. */
+        int r = sync_send(x->sync_fd, SYNC_INIT_PID, 0, -1, NULL, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int set_hostname(const struct spec *s, struct berth_error **err)
+{
+    if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+        return berth_error_set(err, errno, "hostname: set \"%s\"", s->hostname);
+    if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
+        return berth_error_set(err, errno, "domainname: set \"%s\"", s->domainname);
+    return 0;
+}
+
+/* Sysctls go through the host's /proc, still visible before pivot_root; the kernel applies
+ * each to the namespaces of the writer, which are the container's. */
+static int set_sysctls(const struct spec_linux *l, struct berth_error **err)
+{
+    for (size_t i = 0; l && i < l->n_sysctl; i++) {
+        const char *key = l->sysctl[i].key, *value = l->sysctl[i].value;
+        _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+        for (char *p = path + 10; *p; p++)
+            if (*p == '.')
+                *p = '/';
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_TRUNC);
+        struct statfs sfs;
+        if (fd < 0)
+            return berth_error_set(err, errno, "linux.sysctl: \"%s\": open %s", key, path);
+        if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+            return berth_error_set(err, 0, "linux.sysctl: \"%s\": %s is not on procfs", key, path);
+        if (write(fd, value, strlen(value)) < 0)
+            return berth_error_set(err, errno, "linux.sysctl: \"%s\": write \"%s\"", key, value);
+    }
+    return 0;
+}
+
+static int join_session_keyring(const struct init_ctx *x, struct berth_error **err)
+{
+    if (x->opts->no_new_keyring)
+        return 0;
+    _cleanup_free_ char *name = xasprintf("_ses.%s", x->opts->id);
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS)
+        return berth_error_set(err, errno, "join a new session keyring");
+    return 0;
+}
+
+static bool has_hooks(const struct spec *s, enum spec_hook_kind k)
+{
+    return s->hooks.n_hooks[k] > 0;
+}
+
+static int run_create_hooks(struct init_ctx *x, struct berth_error **err)
+{
+    const struct spec *s = x->spec;
+    if (!has_hooks(s, SPEC_HOOK_PRESTART) && !has_hooks(s, SPEC_HOOK_CREATE_RUNTIME) &&
+        !has_hooks(s, SPEC_HOOK_CREATE_CONTAINER))
+        return 0;
+    int r = sync_send(x->sync_fd, SYNC_HOOKS, 0, -1, NULL, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *state = NULL;
+    r = wait_for(x->sync_fd, SYNC_HOOKS_DONE, &state, err);
+    if (r < 0)
+        return r;
+    return hooks_run(s->hooks.hooks[SPEC_HOOK_CREATE_CONTAINER],
+                     s->hooks.n_hooks[SPEC_HOOK_CREATE_CONTAINER], "createContainer",
+                     state ? state : "{}", err);
+}
+
+static int init_run(struct init_ctx *x, char **exe_out, char ***env_out, char **state_out,
+                    struct berth_error **err)
+{
+    const struct spec *s = x->spec;
+    const struct spec_process *p = s->process;
+    const struct spec_linux *l = s->linux_;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* run blocks every signal to relay them; the process must start with none blocked. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    close_inherited_fds(x);
+    int r = enter_namespaces(x, err);
+    if (r < 0)
+        return r;
+    r = set_hostname(s, err);
+    if (r < 0)
+        return r;
+    r = join_session_keyring(x, err);
+    if (r < 0)
+        return r;
+    r = set_sysctls(l, err);
+    if (r < 0)
+        return r;
+    r = process_set_oom_score_adj(p, err);
+    if (r < 0)
+        return r;
+
+    umask(0022);
+    struct rootfs_ctx rc;
+    rootfs_ctx_init(&rc);
+    rc.spec = s;
+    rc.rootfs = x->rootfs;
+    rc.bundle = x->bundle;
+    rc.no_pivot = x->opts->no_pivot;
+    rc.userns = x->new_userns || x->join_fds[SPEC_NS_USER] >= 0;
+    rc.new_netns = (x->cloned_flags | x->unshare_flags) & CLONE_NEWNET;
+    rc.new_cgroupns = (x->cloned_flags | x->unshare_flags) & CLONE_NEWCGROUP;
+    rc.cgroup_unified = x->cgroup_unified;
+    rc.cgroups = x->cgroups;
+    rc.n_cgroups = x->n_cgroups;
+    rc.mount_label = l ? l->mount_label : NULL;
+    r = rootfs_prepare(&rc, err);
+    if (r == 0)
+        r = run_create_hooks(x, err);
+    if (r == 0)
+        r = rootfs_finish(&rc, err);
+    if (r == 0 && rc.console_master >= 0) {
+        r = sync_send(x->sync_fd, SYNC_CONSOLE, 0, rc.console_master, NULL, err);
+        if (r == 0)
+            r = console_make_stdio(rc.console_peer, err);
+    }
+    rootfs_ctx_clear(&rc);
+    if (r < 0)
+        return r;
+
+    r = process_set_personality(l, err);
+    if (r == 0)
+        r = process_set_scheduling(p, err);
+    if (r == 0)
+        r = process_set_rlimits(p, err);
+    if (r < 0)
+        return r;
+
+    struct process_user_info ui;
+    r = process_lookup_user(p->user.uid, &ui, err);
+    if (r < 0)
+        return r;
+    r = process_drop_bounding(p->capabilities, err);
+    if (r == 0) {
+        bool setgroups_ok = true;
+        if (x->new_userns || x->join_fds[SPEC_NS_USER] >= 0) {
+            _cleanup_free_ char *sg = NULL;
+            struct berth_error *e = NULL;
+            if (fs_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, &e) == 0)
+                setgroups_ok = strncmp(sg, "deny", 4) != 0;
+            berth_error_free(e);
+        }
+        r = process_set_user_and_caps(p, ui.groups, ui.n_groups, setgroups_ok, err);
+    }
+    if (r == 0)
+        r = process_chdir(p->cwd ? p->cwd : "/", err);
+    if (r == 0 && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        r = berth_error_set(err, errno, "process.noNewPrivileges: prctl");
+    if (r == 0)
+        r = process_find_executable(p, exe_out, err);
+    if (r < 0) {
+        process_user_info_clear(&ui);
+        return r;
+    }
+    *env_out = process_build_env(p, ui.home);
+    process_user_info_clear(&ui);
+
+    /* Preserved fds go to the process; every other fd is closed by exec. */
+    for (unsigned i = 0; i < x->opts->preserve_fds; i++)
+        fcntl(3 + (int)i, F_SETFD, 0);
+
+    /* From here a runtime that dies shows as end of file on the socket: the parent-death signal
+     * would otherwise race with the runtime's normal exit after create. */
+    prctl(PR_SET_PDEATHSIG, 0);
+    r = sync_send(x->sync_fd, SYNC_CREATED, 0, -1, NULL, err);
+    if (r < 0)
+        return r;
+    r = wait_for(x->sync_fd, SYNC_COMMIT, state_out, err);
+    if (r < 0)
+        return r;
+    return 0;
+}
+
+_Noreturn void container_init_main(struct init_ctx *x)
+{
+    struct berth_error *err = NULL;
+    char *exe = NULL, **env = NULL, *state = NULL;
+    int r = init_run(x, &exe, &env, &state, &err);
+    if (r < 0) {
+        sync_send(x->sync_fd, SYNC_ERROR, err ? err->code : -r, -1,
+                  err ? err->msg : "container init failed", NULL);
+        _exit(1);
+    }
+    /* Created: the runtime goes away; the init lives on its own until start. */
+    close(x->sync_fd);
+
+    char byte;
+    ssize_t n;
+    while ((n = read(x->fifo_fd, &byte, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        _exit(1);
+    close(x->fifo_fd);
+
+    const struct spec *s = x->spec;
+    if (has_hooks(s, SPEC_HOOK_START_CONTAINER)) {
+        r = hooks_run(s->hooks.hooks[SPEC_HOOK_START_CONTAINER],
+                      s->hooks.n_hooks[SPEC_HOOK_START_CONTAINER], "startContainer",
+                      state ? state : "{}", &err);
+        if (r < 0) {
+            fprintf(stderr, "berth: %s\n", err->msg);
+            _exit(1);
+        }
+    }
+    execve(exe, s->process->args, env);
+    fprintf(stderr, "berth: exec %s: %s\n", exe, strerror(errno));
+    _exit(127);
+}

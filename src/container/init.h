@@ -1,0 +1,32 @@
+/* The container's init before it execs the process: runs in the child berth clones. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "container/container.h"
+#include "linux/rootfs.h"
+#include "spec/spec.h"
+
+struct init_ctx {
+    const struct spec *spec;
+    const struct container_create_opts *opts;
+    const char *rootfs;
+    const char *bundle;
+    int sync_fd;
+    int fifo_fd;
+    /* Namespaces: those clone3 made already, those still to unshare, those to join. */
+    unsigned long cloned_flags;
+    unsigned long unshare_flags;
+    int join_fds[SPEC_NS_TYPES];
+    bool new_userns;
+    bool new_pidns_fork; /* unshare made a pid namespace: fork the real init into it */
+    bool join_cgroup_self;
+    struct rootfs_cgroup *cgroups;
+    size_t n_cgroups;
+    bool cgroup_unified;
+    const struct cgroup *cgroup; /* NULL when cgroups are disabled */
+};
+
+_Noreturn void container_init_main(struct init_ctx *x);

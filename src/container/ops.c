@@ -1,0 +1,299 @@
+/* start, kill, delete, state and list: the commands that act on a container create made. */
+#include "berth/error.h"
+#include "container/container.h"
+#include "container/hooks.h"
+#include "container/state.h"
+#include "linux/cgroup/cgroup.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* An opened, locked container and what its state says. */
+struct handle {
+    int rootfd;
+    int dirfd;
+    struct container_state st;
+    bool have_state;
+    enum container_status status;
+};
+
+static void handle_close(struct handle *h)
+{
+    if (h->dirfd >= 0)
+        close(h->dirfd);
+    if (h->rootfd >= 0)
+        close(h->rootfd);
+    container_state_clear(&h->st);
+}
+
+static int handle_open(const char *root, const char *id, bool lock, struct handle *h,
+                       struct berth_error **err)
+{
+    memset(h, 0, sizeof(*h));
+    h->rootfd = h->dirfd = -1;
+    int r = container_validate_id(id, err);
+    if (r < 0)
+        return r;
+    h->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (h->rootfd < 0) {
+        if (errno == ENOENT) {
+            berth_error_set(err, 0, "container \"%s\" does not exist", id);
+            return -ENOENT;
+        }
+        return berth_error_set(err, errno, "open state root %s", root);
+    }
+    h->dirfd = container_dir_open(h->rootfd, id, lock, err);
+    if (h->dirfd < 0)
+        return h->dirfd;
+    r = container_state_read(h->dirfd, id, &h->st, err);
+    if (r < 0)
+        return r;
+    h->have_state = true;
+    h->status = container_status_of(h->dirfd, &h->st);
+    /* Holding the lock ourselves, nobody else is creating it. */
+    if (lock && h->status == CONTAINER_CREATING)
+        h->status = CONTAINER_STOPPED;
+    return 0;
+}
+
+static int open_cgroup(const struct container_state *st, struct cgroup **cg,
+                       struct berth_error **err)
+{
+    *cg = NULL;
+    if (!st->cgroup)
+        return 0;
+    return cgroup_from_json(st->cgroup, cg, err);
+}
+
+static char *state_text(const struct container_state *st, enum container_status status)
+{
+    json_t *o = container_state_json(st, status);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+int container_start(const char *root, const char *id, struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, true, &h, err);
+    if (r < 0)
+        return r;
+    if (h.status != CONTAINER_CREATED)
+        return berth_error_set(err, 0, "cannot start container \"%s\": it is %s, not created", id,
+                               container_status_name(h.status));
+    /* Non-blocking: no reader means the init is gone, and start must not hang on it. */
+    _cleanup_close_ int fifo =
+        openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fifo < 0)
+        return berth_error_set(err, errno, "start container \"%s\": its init is not waiting", id);
+    /* Gone before the byte is written, so that from the first instant of the process, state
+     * says running. */
+    unlinkat(h.dirfd, CONTAINER_EXEC_FIFO, 0);
+    if (write(fifo, "0", 1) != 1)
+        return berth_error_set(err, errno, "start container \"%s\"", id);
+
+    struct spec_hook *hooks;
+    size_t n;
+    hooks_from_json(h.st.hooks ? json_object_get(h.st.hooks, "poststart") : NULL, &hooks, &n);
+    if (n) {
+        _cleanup_free_ char *state = state_text(&h.st, CONTAINER_RUNNING);
+        hooks_run_warn(hooks, n, "poststart", state);
+    }
+    hooks_free_array(hooks, n);
+    return 0;
+}
+
+static int signal_init(const struct container_state *st, int sig, struct berth_error **err)
+{
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+    if (pidfd < 0)
+        return berth_error_set(err, errno == ESRCH ? 0 : errno, "container not running");
+    /* The pid could have been reused between reading the state and opening the pidfd. */
+    if (container_proc_start_time(st->pid, NULL) != st->start_time)
+        return berth_error_set(err, 0, "container not running");
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+        return berth_error_set(err, errno, "signal %d to the container init", sig);
+    return 0;
+}
+
+int container_kill(const char *root, const char *id, int sig, bool all, struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, false, &h, err);
+    if (r < 0)
+        return r;
+    if (h.status == CONTAINER_STOPPED && !all)
+        return berth_error_set(err, 0, "container not running");
+    if (all) {
+        struct cgroup *cg;
+        r = open_cgroup(&h.st, &cg, err);
+        if (r < 0)
+            return r;
+        if (!cg) {
+            if (h.status == CONTAINER_STOPPED)
+                return berth_error_set(err, 0, "container not running");
+            return signal_init(&h.st, sig, err);
+        }
+        r = cgroup_signal_all(cg, sig, err);
+        cgroup_free(cg);
+        return r;
+    }
+    return signal_init(&h.st, sig, err);
+}
+
+/* Wait until the init has exited (it may not be our child, so a pidfd tells). */
+static void wait_exit(pid_t pid, unsigned long long start_time)
+{
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return;
+    struct pollfd pf = {pidfd, POLLIN, 0};
+    for (int i = 0; i < 100; i++) {
+        if (poll(&pf, 1, 100) > 0)
+            return;
+        char s;
+        if (container_proc_start_time(pid, &s) != start_time || s == 'Z')
+            return;
+    }
+}
+
+static int kill_everything(const struct container_state *st, struct cgroup *cg,
+                           struct berth_error **err)
+{
+    if (cg) {
+        int r = cgroup_signal_all(cg, SIGKILL, err);
+        if (r < 0)
+            return r;
+        r = cgroup_freeze(cg, false, err);
+        if (r < 0)
+            return r;
+    } else if (st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time) {
+        kill(st->pid, SIGKILL);
+    }
+    if (st->pid > 0)
+        wait_exit(st->pid, st->start_time);
+    return 0;
+}
+
+int container_delete(const char *root, const char *id, bool force, struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, true, &h, err);
+    if (r == -ENOENT && force) {
+        berth_error_freep(err);
+        return 0;
+    }
+    if (r < 0 && !h.have_state && h.dirfd >= 0 && force) {
+        /* A create that was killed before it wrote state.json: nothing runs (its init died
+         * with it), only the directory is left. */
+        berth_error_freep(err);
+        return fs_remove_tree_at(h.rootfd, id, err);
+    }
+    if (r < 0)
+        return r;
+    if ((h.status == CONTAINER_RUNNING || h.status == CONTAINER_PAUSED) && !force)
+        return berth_error_set(err, 0, "cannot delete container \"%s\" that is not stopped: %s", id,
+                               container_status_name(h.status));
+
+    struct cgroup *cg = NULL;
+    r = open_cgroup(&h.st, &cg, err);
+    if (r < 0)
+        return r;
+    if (h.status != CONTAINER_STOPPED || cg)
+        r = kill_everything(&h.st, cg, err);
+    if (r == 0 && cg)
+        r = cgroup_destroy(cg, err);
+    if (cg)
+        cgroup_free(cg);
+    if (r < 0)
+        return r;
+
+    struct spec_hook *hooks;
+    size_t n;
+    hooks_from_json(h.st.hooks ? json_object_get(h.st.hooks, "poststop") : NULL, &hooks, &n);
+    if (n) {
+        _cleanup_free_ char *state = state_text(&h.st, CONTAINER_STOPPED);
+        hooks_run_warn(hooks, n, "poststop", state);
+    }
+    hooks_free_array(hooks, n);
+    return fs_remove_tree_at(h.rootfd, id, err);
+}
+
+int container_state(const char *root, const char *id, json_t **out, struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, false, &h, err);
+    if (r < 0)
+        return r;
+    *out = container_state_json(&h.st, h.status);
+    return 0;
+}
+
+int container_list(const char *root, json_t **out, struct berth_error **err)
+{
+    *out = json_array();
+    _cleanup_closedir_ DIR *d = opendir(root);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return berth_error_set(err, errno, "open state root %s", root);
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        struct handle h;
+        struct berth_error *e = NULL;
+        if (handle_open(root, de->d_name, false, &h, &e) == 0)
+            json_array_append_new(*out, container_state_json(&h.st, h.status));
+        berth_error_free(e);
+        handle_close(&h);
+    }
+    return 0;
+}
+
+int container_parse_signal(const char *s, int *sig, struct berth_error **err)
+{
+    if (!s || !*s)
+        return berth_error_set(err, 0, "empty signal");
+    if (*s >= '0' && *s <= '9') {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || v <= 0 || v >= NSIG)
+            return berth_error_set(err, 0, "invalid signal \"%s\"", s);
+        *sig = (int)v;
+        return 0;
+    }
+    const char *name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+    for (int i = 1; i < NSIG; i++) {
+        const char *abbrev = sigabbrev_np(i);
+        if (abbrev && strcasecmp(abbrev, name) == 0) {
+            *sig = i;
+            return 0;
+        }
+    }
+    if (strncasecmp(name, "RTMIN+", 6) == 0 || strncasecmp(name, "RTMAX-", 6) == 0) {
+        char *end;
+        long off = strtol(name + 6, &end, 10);
+        int v = name[3] == 'I' || name[3] == 'i' ? SIGRTMIN + (int)off : SIGRTMAX - (int)off;
+        if (!*end && off >= 0 && v >= SIGRTMIN && v <= SIGRTMAX) {
+            *sig = v;
+            return 0;
+        }
+    }
+    return berth_error_set(err, 0, "unknown signal \"%s\"", s);
+}

@@ -1,0 +1,201 @@
+#include "linux/devices.h"
+#include "berth/error.h"
+#include "linux/mnt.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+#include "util/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static const struct spec_device default_devices[] = {
+    {.type = 'c',
+     .path = "/dev/null",
+     .major = 1,
+     .minor = 3,
+     .has_file_mode = true,
+     .file_mode = 0666},
+    {.type = 'c',
+     .path = "/dev/zero",
+     .major = 1,
+     .minor = 5,
+     .has_file_mode = true,
+     .file_mode = 0666},
+    {.type = 'c',
+     .path = "/dev/full",
+     .major = 1,
+     .minor = 7,
+     .has_file_mode = true,
+     .file_mode = 0666},
+    {.type = 'c',
+     .path = "/dev/random",
+     .major = 1,
+     .minor = 8,
+     .has_file_mode = true,
+     .file_mode = 0666},
+    {.type = 'c',
+     .path = "/dev/urandom",
+     .major = 1,
+     .minor = 9,
+     .has_file_mode = true,
+     .file_mode = 0666},
+    {.type = 'c',
+     .path = "/dev/tty",
+     .major = 5,
+     .minor = 0,
+     .has_file_mode = true,
+     .file_mode = 0666},
+};
+
+bool devices_is_char(int fd, unsigned major, unsigned minor)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == major &&
+           minor(st.st_rdev) == minor;
+}
+
+static mode_t node_type(char t)
+{
+    switch (t) {
+    case 'b':
+        return S_IFBLK;
+    case 'p':
+        return S_IFIFO;
+    default:
+        return S_IFCHR;
+    }
+}
+
+/* Split "/dev/net/tun" into a parent fd (created as needed) and "tun". */
+static int open_parent(int rootfd, const char *path, char base[static NAME_MAX + 1],
+                       struct berth_error **err)
+{
+    _cleanup_free_ char *clean = path_clean(path);
+    char *slash = strrchr(clean, '/');
+    if (strlen(slash + 1) == 0 || strlen(slash + 1) > NAME_MAX)
+        return berth_error_set(err, EINVAL, "device path %s", path);
+    strcpy(base, slash + 1);
+    *slash = '\0';
+    return path_mkdir_in_root(rootfd, *clean ? clean : "/", 0755, err);
+}
+
+static int make_node(int rootfd, const struct spec_device *d, bool userns, struct berth_error **err)
+{
+    char base[NAME_MAX + 1];
+    _cleanup_close_ int dirfd = open_parent(rootfd, d->path, base, err);
+    if (dirfd < 0)
+        return berth_error_prefix(err, "device %s", d->path);
+    mode_t perm = d->has_file_mode ? (d->file_mode & 07777) : 0666;
+    dev_t rdev = makedev((unsigned)d->major, (unsigned)d->minor);
+    mode_t type = node_type(d->type);
+
+    /* Whatever the image has there (a file, a symlink aimed at the host) is replaced, never
+     * followed. */
+    struct stat st;
+    if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if ((st.st_mode & S_IFMT) == type && st.st_rdev == rdev && !userns)
+            goto owner;
+        if (S_ISDIR(st.st_mode))
+            return berth_error_set(err, EISDIR, "device %s: a directory is in the way", d->path);
+        if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
+            if (errno != EBUSY)
+                return berth_error_set(err, errno, "device %s: remove what is there", d->path);
+        }
+    }
+
+    if (userns) {
+        /* mknod is refused in a user namespace: bind the host's node over an empty file. */
+        _cleanup_close_ int src = open(d->path, O_PATH | O_CLOEXEC);
+        if (src < 0)
+            return berth_error_set(err, errno, "device %s: open the host's node", d->path);
+        struct stat sst;
+        if (fstat(src, &sst) < 0 || (sst.st_mode & S_IFMT) != type || sst.st_rdev != rdev)
+            return berth_error_set(err, 0, "device %s: the host's node is not %c %lld:%lld",
+                                   d->path, d->type, (long long)d->major, (long long)d->minor);
+        _cleanup_close_ int f =
+            openat(dirfd, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_RDONLY, 0);
+        if (f < 0 && errno != EEXIST)
+            return berth_error_set(err, errno, "device %s: create mount point", d->path);
+        _cleanup_close_ int target = openat(dirfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (target < 0)
+            return berth_error_set(err, errno, "device %s: open mount point", d->path);
+        _cleanup_close_ int tree =
+            mnt_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (tree < 0)
+            return berth_error_set(err, errno, "device %s: open_tree", d->path);
+        if (mnt_setattr_fd(tree, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, 0, -1) < 0 ||
+            mnt_move(tree, target) < 0)
+            return berth_error_set(err, errno, "device %s: bind the host's node", d->path);
+        return 0;
+    }
+
+    if (mknodat(dirfd, base, type | perm, rdev) < 0)
+        return berth_error_set(err, errno, "device %s: mknod %c %lld:%lld", d->path, d->type,
+                               (long long)d->major, (long long)d->minor);
+    if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || (st.st_mode & S_IFMT) != type ||
+        st.st_rdev != rdev)
+        return berth_error_set(err, 0, "device %s: the node changed after it was made", d->path);
+owner:
+    if ((d->has_uid || d->has_gid) &&
+        fchownat(dirfd, base, d->has_uid ? d->uid : (uid_t)-1, d->has_gid ? d->gid : (gid_t)-1,
+                 AT_SYMLINK_NOFOLLOW) < 0)
+        return berth_error_set(err, errno, "device %s: chown", d->path);
+    if ((st.st_mode & 07777) != perm && fchmodat(dirfd, base, perm, 0) < 0)
+        return berth_error_set(err, errno, "device %s: chmod", d->path);
+    return 0;
+}
+
+int devices_create(int rootfd, const struct spec_device *devs, size_t n, bool userns,
+                   struct berth_error **err)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
+        bool overridden = false;
+        for (size_t j = 0; j < n && !overridden; j++)
+            overridden = strcmp(devs[j].path, default_devices[i].path) == 0;
+        if (overridden)
+            continue;
+        int r = make_node(rootfd, &default_devices[i], userns, err);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = make_node(rootfd, &devs[i], userns, err);
+        if (r < 0)
+            return berth_error_prefix(err, "linux.devices[%zu]", i);
+    }
+    return 0;
+}
+
+int devices_create_symlinks(int rootfd, struct berth_error **err)
+{
+    static const struct {
+        const char *target, *name;
+    } links[] = {
+        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
+    };
+    _cleanup_close_ int devfd = path_mkdir_in_root(rootfd, "/dev", 0755, err);
+    if (devfd < 0)
+        return devfd;
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+        if (symlinkat(links[i].target, devfd, links[i].name) == 0)
+            continue;
+        if (errno != EEXIST)
+            return berth_error_set(err, errno, "symlink /dev/%s", links[i].name);
+        if (strcmp(links[i].name, "ptmx") != 0)
+            continue;
+        /* An image's own /dev/ptmx would open the wrong devpts: replace it. */
+        if (unlinkat(devfd, "ptmx", 0) < 0 || symlinkat("pts/ptmx", devfd, "ptmx") < 0)
+            return berth_error_set(err, errno, "replace /dev/ptmx with a symlink");
+    }
+    if (access("/proc/kcore", F_OK) == 0 && symlinkat("/proc/kcore", devfd, "core") < 0 &&
+        errno != EEXIST)
+        return berth_error_set(err, errno, "symlink /dev/core");
+    return 0;
+}

@@ -1,0 +1,102 @@
+#include "linux/ns.h"
+#include "berth/error.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static const struct {
+    int flag;
+    const char *proc;
+} ns_table[SPEC_NS_TYPES] = {
+    [SPEC_NS_PID] = {CLONE_NEWPID, "pid"},          [SPEC_NS_NETWORK] = {CLONE_NEWNET, "net"},
+    [SPEC_NS_MOUNT] = {CLONE_NEWNS, "mnt"},         [SPEC_NS_IPC] = {CLONE_NEWIPC, "ipc"},
+    [SPEC_NS_UTS] = {CLONE_NEWUTS, "uts"},          [SPEC_NS_USER] = {CLONE_NEWUSER, "user"},
+    [SPEC_NS_CGROUP] = {CLONE_NEWCGROUP, "cgroup"}, [SPEC_NS_TIME] = {CLONE_NEWTIME, "time"},
+};
+
+int ns_clone_flag(enum spec_ns_type t)
+{
+    return ns_table[t].flag;
+}
+
+const char *ns_proc_name(enum spec_ns_type t)
+{
+    return ns_table[t].proc;
+}
+
+int ns_open(const char *path, enum spec_ns_type t, struct berth_error **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_set(err, errno, "open %s namespace %s", spec_ns_type_name(t), path);
+    int type = ioctl(fd, NS_GET_NSTYPE);
+    if (type < 0 || type != ns_table[t].flag) {
+        close(fd);
+        return berth_error_set(err, 0, "%s is not a %s namespace", path, spec_ns_type_name(t));
+    }
+    return fd;
+}
+
+int ns_join(int fd, enum spec_ns_type t, const char *path, struct berth_error **err)
+{
+    if (setns(fd, ns_table[t].flag) < 0)
+        return berth_error_set(err, errno, "join %s namespace %s", spec_ns_type_name(t), path);
+    return 0;
+}
+
+static int write_map(pid_t pid, const char *file, const struct spec_id_mapping *m, size_t n,
+                     struct berth_error **err)
+{
+    /* One write: the kernel accepts a map only once and only whole. */
+    size_t cap = n * 36 + 1, len = 0;
+    _cleanup_free_ char *buf = xmalloc(cap);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%u %u %u\n", m[i].container_id, m[i].host_id,
+                                m[i].size);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    int r = fs_write_file_at(AT_FDCWD, path, buf, len, err);
+    if (r < 0)
+        return berth_error_prefix(err, "write user namespace %s", file);
+    return 0;
+}
+
+int ns_write_id_maps(pid_t pid, const struct spec_id_mapping *uids, size_t n_uids,
+                     const struct spec_id_mapping *gids, size_t n_gids, struct berth_error **err)
+{
+    int r = write_map(pid, "uid_map", uids, n_uids, err);
+    if (r < 0)
+        return r;
+    return write_map(pid, "gid_map", gids, n_gids, err);
+}
+
+int ns_write_time_offsets(const struct spec_linux *l, struct berth_error **err)
+{
+    char buf[128];
+    size_t len = 0;
+    if (l->time_monotonic.set)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "monotonic %lld %u\n",
+                                (long long)l->time_monotonic.secs, l->time_monotonic.nanosecs);
+    if (l->time_boottime.set)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "boottime %lld %u\n",
+                                (long long)l->time_boottime.secs, l->time_boottime.nanosecs);
+    if (len == 0)
+        return 0;
+    int r = fs_write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, len, err);
+    if (r < 0)
+        return berth_error_prefix(err, "linux.timeOffsets");
+    return 0;
+}

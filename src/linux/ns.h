@@ -1,0 +1,26 @@
+/* Linux namespaces: flags, joining by path, id maps. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+
+struct berth_error;
+
+/* CLONE_NEW* for a namespace type. */
+int ns_clone_flag(enum spec_ns_type t);
+/* The /proc/PID/ns/ name ("pid", "net", "mnt", ...). */
+const char *ns_proc_name(enum spec_ns_type t);
+
+/* Open a namespace file and check that it is a namespace of the expected type. */
+int ns_open(const char *path, enum spec_ns_type t, struct berth_error **err);
+int ns_join(int fd, enum spec_ns_type t, const char *path, struct berth_error **err);
+
+/* Write /proc/PID/{uid,gid}_map from OCI mappings. */
+int ns_write_id_maps(pid_t pid, const struct spec_id_mapping *uids, size_t n_uids,
+                     const struct spec_id_mapping *gids, size_t n_gids, struct berth_error **err);
+
+/* Write /proc/self/timens_offsets for a time namespace unshared but not yet entered. */
+int ns_write_time_offsets(const struct spec_linux *l, struct berth_error **err);

@@ -1,0 +1,449 @@
+#include "linux/process.h"
+#include "berth/error.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+static const char *cap_set_names[] = {"bounding", "effective", "inheritable", "permitted",
+                                      "ambient"};
+
+static void cap_lists(const struct spec_capabilities *c, const int *lists[5], size_t ns[5])
+{
+    lists[0] = c->bounding, ns[0] = c->n_bounding;
+    lists[1] = c->effective, ns[1] = c->n_effective;
+    lists[2] = c->inheritable, ns[2] = c->n_inheritable;
+    lists[3] = c->permitted, ns[3] = c->n_permitted;
+    lists[4] = c->ambient, ns[4] = c->n_ambient;
+}
+
+/* CapPrm and CapBnd of this process, from one read of /proc/self/status. */
+static int read_own_caps(unsigned long long *prm, unsigned long long *bnd, struct berth_error **err)
+{
+    _cleanup_free_ char *text = NULL;
+    int r = fs_read_file_at(AT_FDCWD, "/proc/self/status", 64 * 1024, &text, NULL, err);
+    if (r < 0)
+        return r;
+    const char *p = strstr(text, "\nCapPrm:");
+    const char *b = strstr(text, "\nCapBnd:");
+    if (!p || !b)
+        return berth_error_set(err, 0, "/proc/self/status has no capability lines");
+    *prm = strtoull(p + 8, NULL, 16);
+    *bnd = strtoull(b + 8, NULL, 16);
+    return 0;
+}
+
+static char *cap_name(int cap)
+{
+    /* Names as in config.json; the list is the kernel's, in order. */
+    static const char *const names[] = {
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    };
+    if (cap >= 0 && (size_t)cap < ARRAY_SIZE(names))
+        return xstrdup(names[cap]);
+    return xasprintf("capability %d", cap);
+}
+
+int process_check_caps_held(const struct spec_capabilities *caps, struct berth_error **err)
+{
+    if (!caps)
+        return 0;
+    unsigned long long prm, bnd;
+    int r = read_own_caps(&prm, &bnd, err);
+    if (r < 0)
+        return r;
+    const int *lists[5];
+    size_t ns[5];
+    cap_lists(caps, lists, ns);
+    for (int s = 1; s < 5; s++) {
+        for (size_t i = 0; i < ns[s]; i++) {
+            int cap = lists[s][i];
+            if (cap < 64 && (prm & (1ULL << cap)))
+                continue;
+            _cleanup_free_ char *name = cap_name(cap);
+            return berth_error_set(err, EPERM,
+                                   "process.capabilities.%s: %s is not held by berth itself, so "
+                                   "the container cannot have it",
+                                   cap_set_names[s], name);
+        }
+    }
+    return 0;
+}
+
+int process_set_rlimits(const struct spec_process *p, struct berth_error **err)
+{
+    for (size_t i = 0; i < p->n_rlimits; i++) {
+        const struct spec_rlimit *rl = &p->rlimits[i];
+        struct rlimit lim = {rl->soft, rl->hard};
+        if (setrlimit(rl->resource, &lim) == 0)
+            continue;
+        int e = errno;
+        struct rlimit cur;
+        getrlimit(rl->resource, &cur);
+        if (e == EPERM && rl->hard > cur.rlim_max)
+            return berth_error_set(err, e,
+                                   "process.rlimits: set %s to soft %llu hard %llu (raising the "
+                                   "hard limit above %llu needs CAP_SYS_RESOURCE)",
+                                   rl->type, (unsigned long long)rl->soft,
+                                   (unsigned long long)rl->hard, (unsigned long long)cur.rlim_max);
+        return berth_error_set(err, e, "process.rlimits: set %s to soft %llu hard %llu", rl->type,
+                               (unsigned long long)rl->soft, (unsigned long long)rl->hard);
+    }
+    return 0;
+}
+
+int process_set_oom_score_adj(const struct spec_process *p, struct berth_error **err)
+{
+    if (!p->has_oom_score_adj)
+        return 0;
+    _cleanup_close_ int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct statfs sfs;
+    if (fd < 0)
+        return berth_error_set(err, errno, "process.oomScoreAdj: open /proc/self/oom_score_adj");
+    if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+        return berth_error_set(err, 0,
+                               "process.oomScoreAdj: /proc/self/oom_score_adj is not "
+                               "on procfs");
+    char buf[16];
+    int len = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+    if (write(fd, buf, (size_t)len) < 0) {
+        if (errno == EACCES || errno == EPERM)
+            return berth_error_set(err, errno,
+                                   "process.oomScoreAdj: write %d (lowering it needs "
+                                   "CAP_SYS_RESOURCE)",
+                                   p->oom_score_adj);
+        return berth_error_set(err, errno, "process.oomScoreAdj: write %d", p->oom_score_adj);
+    }
+    return 0;
+}
+
+struct sched_attr_v1 {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+#define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_CLASS_SHIFT 13
+
+int process_set_scheduling(const struct spec_process *p, struct berth_error **err)
+{
+    if (p->scheduler) {
+        const struct spec_scheduler *s = p->scheduler;
+        struct sched_attr_v1 a = {
+            .size = sizeof(a),
+            .sched_policy = (uint32_t)s->policy,
+            .sched_flags = s->flags,
+            .sched_nice = s->nice,
+            .sched_priority = (uint32_t)s->priority,
+            .sched_runtime = s->runtime,
+            .sched_deadline = s->deadline,
+            .sched_period = s->period,
+        };
+        if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+            return berth_error_set(err, errno, "process.scheduler: sched_setattr policy %d",
+                                   s->policy);
+    }
+    if (p->io_priority) {
+        int v = (p->io_priority->klass << IOPRIO_CLASS_SHIFT) | p->io_priority->priority;
+        if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, v) < 0)
+            return berth_error_set(err, errno, "process.ioPriority: ioprio_set");
+    }
+    return 0;
+}
+
+int process_set_personality(const struct spec_linux *l, struct berth_error **err)
+{
+    if (!l || !l->has_personality)
+        return 0;
+    if (personality(l->personality_domain) < 0)
+        return berth_error_set(err, errno, "linux.personality: set domain %#x",
+                               l->personality_domain);
+    return 0;
+}
+
+/* A file of the container's /etc, read only if it is a regular file of sane size. */
+static char *read_etc(const char *path)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20))
+        return NULL;
+    char *text = NULL;
+    if (fs_read_fd(fd, 16 << 20, &text, NULL) < 0)
+        return NULL;
+    return text;
+}
+
+/* Split a colon-separated line in place into at most n fields. */
+static size_t split_fields(char *line, char **f, size_t n)
+{
+    size_t i = 0;
+    f[i++] = line;
+    for (char *p = line; *p && i < n; p++)
+        if (*p == ':') {
+            *p = '\0';
+            f[i++] = p + 1;
+        }
+    return i;
+}
+
+static bool parse_id(const char *s, unsigned long *out)
+{
+    char *end;
+    if (!*s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    *out = strtoul(s, &end, 10);
+    return !errno && !*end && *out <= 0xffffffffUL;
+}
+
+int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_error **err)
+{
+    (void)err;
+    memset(out, 0, sizeof(*out));
+    _cleanup_free_ char *passwd = read_etc("/etc/passwd");
+    _cleanup_free_ char *name = NULL;
+    for (char *save = NULL, *line = passwd ? strtok_r(passwd, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[7];
+        unsigned long id;
+        if (split_fields(line, f, 7) < 7 || !parse_id(f[2], &id) || id != uid)
+            continue;
+        name = xstrdup(f[0]);
+        out->home = xstrdup(f[5]);
+        break;
+    }
+    if (!out->home)
+        out->home = xstrdup("/");
+    if (!name)
+        return 0;
+    _cleanup_free_ char *group = read_etc("/etc/group");
+    for (char *save = NULL, *line = group ? strtok_r(group, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[4];
+        unsigned long gid;
+        if (split_fields(line, f, 4) < 4 || !parse_id(f[2], &gid))
+            continue;
+        for (char *s2 = NULL, *m = strtok_r(f[3], ",", &s2); m; m = strtok_r(NULL, ",", &s2)) {
+            if (strcmp(m, name) != 0)
+                continue;
+            out->groups = xreallocarray(out->groups, out->n_groups + 1, sizeof(gid_t));
+            out->groups[out->n_groups++] = (gid_t)gid;
+            break;
+        }
+    }
+    return 0;
+}
+
+void process_user_info_clear(struct process_user_info *u)
+{
+    free(u->home);
+    free(u->groups);
+    memset(u, 0, sizeof(*u));
+}
+
+int process_drop_bounding(const struct spec_capabilities *caps, struct berth_error **err)
+{
+    if (!caps)
+        return 0;
+    unsigned long long prm, bnd, keep = 0;
+    int r = read_own_caps(&prm, &bnd, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < caps->n_bounding; i++)
+        keep |= 1ULL << caps->bounding[i];
+    for (int cap = 0; cap < 64; cap++) {
+        if (!(bnd & (1ULL << cap)) || (keep & (1ULL << cap)))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+            _cleanup_free_ char *name = cap_name(cap);
+            return berth_error_set(err, errno, "process.capabilities.bounding: drop %s", name);
+        }
+    }
+    return 0;
+}
+
+int process_set_user_and_caps(const struct spec_process *p, const gid_t *groups, size_t n_groups,
+                              bool setgroups_allowed, struct berth_error **err)
+{
+    const struct spec_user *u = &p->user;
+    if (setgroups_allowed) {
+        size_t n = n_groups + u->n_additional_gids;
+        _cleanup_free_ gid_t *all = xcalloc(n ? n : 1, sizeof(gid_t));
+        if (n_groups)
+            memcpy(all, groups, n_groups * sizeof(gid_t));
+        for (size_t i = 0; i < u->n_additional_gids; i++)
+            all[n_groups + i] = u->additional_gids[i];
+        if (setgroups(n, all) < 0)
+            return berth_error_set(err, errno, "process.user.additionalGids: setgroups");
+    } else if (u->n_additional_gids) {
+        return berth_error_set(err, EPERM,
+                               "process.user.additionalGids: setgroups is denied in this user "
+                               "namespace");
+    }
+    if (p->capabilities && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return berth_error_set(err, errno, "prctl(PR_SET_KEEPCAPS)");
+    if (setresgid(u->gid, u->gid, u->gid) < 0)
+        return berth_error_set(err, errno, "process.user.gid: setresgid %u", u->gid);
+    if (setresuid(u->uid, u->uid, u->uid) < 0)
+        return berth_error_set(err, errno, "process.user.uid: setresuid %u", u->uid);
+    if (u->has_umask)
+        umask(u->umask);
+
+    const struct spec_capabilities *c = p->capabilities;
+    if (!c)
+        return 0;
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    for (size_t i = 0; i < c->n_effective; i++)
+        data[c->effective[i] / 32].effective |= 1U << (c->effective[i] % 32);
+    for (size_t i = 0; i < c->n_permitted; i++)
+        data[c->permitted[i] / 32].permitted |= 1U << (c->permitted[i] % 32);
+    for (size_t i = 0; i < c->n_inheritable; i++)
+        data[c->inheritable[i] / 32].inheritable |= 1U << (c->inheritable[i] % 32);
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return berth_error_set(err, errno, "process.capabilities: capset");
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        return berth_error_set(err, errno, "prctl(PR_SET_KEEPCAPS)");
+    for (size_t i = 0; i < c->n_ambient; i++) {
+        /* The kernel refuses an ambient capability that is not also inheritable and permitted;
+         * default specs ask for ambient without inheritable, so that is not fatal. */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c->ambient[i], 0, 0) < 0) {
+            _cleanup_free_ char *name = cap_name(c->ambient[i]);
+            log_debug("process.capabilities.ambient: cannot raise %s: %s", name, strerror(errno));
+        }
+    }
+    return 0;
+}
+
+static const char *env_get(char **env, const char *key)
+{
+    size_t kl = strlen(key);
+    for (; env && *env; env++)
+        if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
+            return *env + kl + 1;
+    return NULL;
+}
+
+static bool is_executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int process_find_executable(const struct spec_process *p, char **out, struct berth_error **err)
+{
+    const char *name = p->args[0];
+    if (strchr(name, '/')) {
+        struct stat st;
+        if (stat(name, &st) < 0)
+            return berth_error_set(err, errno, "exec %s", name);
+        if (!S_ISREG(st.st_mode))
+            return berth_error_set(err, EACCES, "exec %s: not a regular file", name);
+        *out = xstrdup(name);
+        return 0;
+    }
+    const char *path = env_get(p->env, "PATH");
+    if (!path)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    _cleanup_free_ char *dirs = xstrdup(path);
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        _cleanup_free_ char *cand = xasprintf("%s/%s", *d ? d : ".", name);
+        if (is_executable(cand)) {
+            *out = TAKE_PTR(cand);
+            return 0;
+        }
+    }
+    return berth_error_set(err, ENOENT, "exec \"%s\": executable file not found in $PATH", name);
+}
+
+int process_chdir(const char *cwd, struct berth_error **err)
+{
+    if (chdir(cwd) < 0)
+        return berth_error_set(err, errno, "process.cwd: chdir %s", cwd);
+    /* The kernel reports a directory outside the root as "(unreachable)...": a cwd that came
+     * through a leaked fd's /proc/self/fd link. */
+    char buf[4096];
+    if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
+        return berth_error_set(err, EPERM, "process.cwd: %s is outside the container", cwd);
+    return 0;
+}
+
+char **process_build_env(const struct spec_process *p, const char *home)
+{
+    size_t n = strv_len(p->env);
+    char **env = xcalloc(n + 2, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        env[i] = p->env[i];
+    if (!env_get(p->env, "HOME") && home)
+        env[n++] = xasprintf("HOME=%s", home);
+    return env;
+}

@@ -1,0 +1,46 @@
+/* The container process's identity and limits: user and groups, capabilities, rlimits,
+ * scheduling, and finding what to exec. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+
+struct berth_error;
+
+/* Check before anything starts that berth itself holds every capability the process asks for
+ * (outside a user namespace a process can never gain more than its runtime has). */
+int process_check_caps_held(const struct spec_capabilities *caps, struct berth_error **err);
+
+int process_set_rlimits(const struct spec_process *p, struct berth_error **err);
+int process_set_oom_score_adj(const struct spec_process *p, struct berth_error **err);
+int process_set_scheduling(const struct spec_process *p, struct berth_error **err);
+int process_set_personality(const struct spec_linux *l, struct berth_error **err);
+
+/* What the container's /etc/passwd and /etc/group say about a uid, the way runc reads them:
+ * home directory and the supplementary groups the user's name is listed in. Read after
+ * pivot_root, with bounded sizes; a missing file is not an error. */
+struct process_user_info {
+    char *home;
+    gid_t *groups;
+    size_t n_groups;
+};
+int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_error **err);
+void process_user_info_clear(struct process_user_info *u);
+
+/* Drop the bounding set to the wanted list (needs CAP_SETPCAP: call before changing user). */
+int process_drop_bounding(const struct spec_capabilities *caps, struct berth_error **err);
+/* setgroups (unless setgroups is denied in the user namespace), setresgid, setresuid keeping
+ * capabilities, then set the effective, permitted, inheritable and ambient sets. */
+int process_set_user_and_caps(const struct spec_process *p, const gid_t *groups, size_t n_groups,
+                              bool setgroups_allowed, struct berth_error **err);
+
+/* Find args[0] along the process's PATH inside the (already pivoted) root. */
+int process_find_executable(const struct spec_process *p, char **out, struct berth_error **err);
+
+/* chdir to cwd and make sure the result is inside the root (not a leaked fd's directory). */
+int process_chdir(const char *cwd, struct berth_error **err);
+
+/* The env to exec with: process.env, plus HOME when it is missing. */
+char **process_build_env(const struct spec_process *p, const char *home);

@@ -1,0 +1,633 @@
+#include "linux/rootfs.h"
+#include "berth/error.h"
+#include "linux/console.h"
+#include "linux/devices.h"
+#include "linux/mnt.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/* A mount whose read-only flag waits until everything beneath it has been written. */
+struct rootfs_deferred {
+    int fd;
+    bool recursive;
+    uint64_t set;
+    char *dest;
+};
+
+/* What runc lets a config mount over inside /proc (lxcfs-style overrides). */
+static const char *const proc_allowed[] = {
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+};
+
+void rootfs_ctx_init(struct rootfs_ctx *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->rootfd = -1;
+    c->console_master = -1;
+    c->console_peer = -1;
+}
+
+void rootfs_ctx_clear(struct rootfs_ctx *c)
+{
+    for (size_t i = 0; i < c->n_deferred; i++) {
+        if (c->deferred[i].fd >= 0)
+            close(c->deferred[i].fd);
+        free(c->deferred[i].dest);
+    }
+    free(c->deferred);
+    c->deferred = NULL;
+    c->n_deferred = 0;
+    if (c->rootfd >= 0)
+        close(c->rootfd);
+    if (c->console_master >= 0)
+        close(c->console_master);
+    if (c->console_peer >= 0)
+        close(c->console_peer);
+    c->rootfd = c->console_master = c->console_peer = -1;
+}
+
+int rootfs_check_destination(const struct spec_mount *m, size_t index, char **clean,
+                             struct berth_error **err)
+{
+    if (!m->destination || !*m->destination)
+        return berth_error_set(err, 0, "mounts[%zu].destination: must not be empty", index);
+    _cleanup_free_ char *d = path_clean(m->destination);
+    if (strcmp(d, "/") == 0)
+        return berth_error_set(err, 0,
+                               "mounts[%zu].destination: \"%s\" is the rootfs itself: a mount "
+                               "cannot cover it",
+                               index, m->destination);
+    if (path_has_prefix(d, "/proc")) {
+        if (strcmp(d, "/proc") == 0) {
+            bool bind = false;
+            for (char **o = m->options; o && *o; o++)
+                bind = bind || strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0;
+            if (!(m->type && strcmp(m->type, "proc") == 0) && !bind)
+                return berth_error_set(err, 0,
+                                       "mounts[%zu].destination: \"/proc\" may only hold a proc "
+                                       "mount, not %s",
+                                       index, m->type ? m->type : "this one");
+        } else {
+            bool ok = false;
+            for (size_t i = 0; i < ARRAY_SIZE(proc_allowed) && !ok; i++)
+                ok = strcmp(d, proc_allowed[i]) == 0;
+            if (!ok)
+                return berth_error_set(err, 0,
+                                       "mounts[%zu].destination: \"%s\" is inside /proc: a mount "
+                                       "there could change the host, so only /proc/cpuinfo, "
+                                       "/proc/meminfo and the like may be covered",
+                                       index, d);
+        }
+    }
+    *clean = TAKE_PTR(d);
+    return 0;
+}
+
+static int mount_fail(struct berth_error **err, int e, const char *type, const char *source,
+                      const char *dest, unsigned long flags, const char *why)
+{
+    _cleanup_free_ char *f = mnt_flags_text(flags);
+    if (why)
+        return berth_error_set(err, e, "mount %s %s on %s (%s): %s", type ? type : "none",
+                               source ? source : "none", dest, f, why);
+    return berth_error_set(err, e, "mount %s %s on %s (%s)", type ? type : "none",
+                           source ? source : "none", dest, f);
+}
+
+static bool fd_is_dir(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void defer_ro(struct rootfs_ctx *c, int fd, bool recursive, uint64_t set, const char *dest)
+{
+    c->deferred = xreallocarray(c->deferred, c->n_deferred + 1, sizeof(*c->deferred));
+    c->deferred[c->n_deferred++] = (struct rootfs_deferred){
+        .fd = fd, .recursive = recursive, .set = set, .dest = xstrdup(dest)};
+}
+
+/* Whether a read-only flag must wait: /dev gets its nodes and symlinks after its mount. Other
+ * mounts are made read-only at once, as runc does; a later mount point beneath them must then
+ * exist already. */
+static bool written_beneath(const char *dest)
+{
+    return path_has_prefix("/dev", dest);
+}
+
+/* Open the destination, creating it (and its parents) as a directory or a file. Sets *existed. */
+static int open_target(struct rootfs_ctx *c, const char *dest, bool directory, bool *existed,
+                       struct berth_error **err)
+{
+    struct berth_error *local = NULL;
+    int fd = path_open_in_root(c->rootfd, dest, O_PATH, 0, &local);
+    if (fd >= 0) {
+        *existed = true;
+        return fd;
+    }
+    if (fd != -ENOENT) {
+        *err = local;
+        return fd;
+    }
+    berth_error_free(local);
+    *existed = false;
+    return path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
+}
+
+/* The mount's own fd after mounting onto `dest` (path resolution crosses into it). */
+static int reopen(struct rootfs_ctx *c, const char *dest, struct berth_error **err)
+{
+    return path_open_in_root(c->rootfd, dest, O_PATH, 0, err);
+}
+
+static int after_mount(struct rootfs_ctx *c, const char *dest, const struct mnt_opts *o, bool defer,
+                       struct berth_error **err)
+{
+    uint64_t rset = o->rattr_set, rclr = o->rattr_clr;
+    bool need = o->propagation || rset || rclr || defer;
+    if (!need)
+        return 0;
+    int fd = reopen(c, dest, err);
+    if (fd < 0)
+        return fd;
+    if (o->propagation &&
+        mnt_setattr_fd(fd, o->propagation & MS_REC, 0, 0, o->propagation & ~MS_REC, -1) < 0) {
+        int e = errno;
+        close(fd);
+        return berth_error_set(err, e, "set propagation of %s", dest);
+    }
+    uint64_t rro = rset & MOUNT_ATTR_RDONLY;
+    if (defer)
+        rset &= ~MOUNT_ATTR_RDONLY;
+    if ((rset || rclr) && mnt_setattr_fd(fd, true, rset, rclr, 0, -1) < 0) {
+        int e = errno;
+        close(fd);
+        return berth_error_set(err, e, "set recursive attributes of %s", dest);
+    }
+    if (defer) {
+        if (rro)
+            defer_ro(c, dup(fd), true, MOUNT_ATTR_RDONLY, dest);
+        defer_ro(c, fd, false, o->attr_set & MOUNT_ATTR_RDONLY, dest);
+    } else {
+        close(fd);
+    }
+    return 0;
+}
+
+static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
+                      const struct mnt_opts *o, bool defer, struct berth_error **err)
+{
+    if (!m->source)
+        return berth_error_set(err, 0, "mounts[%zu].source: a bind mount needs a source", i);
+    _cleanup_free_ char *src =
+        m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", c->bundle, m->source);
+    _cleanup_close_ int srcfd = open(src, O_PATH | O_CLOEXEC);
+    if (srcfd < 0) {
+        if (errno == ENOENT)
+            return berth_error_set(err, 0, "mounts[%zu].source: \"%s\" does not exist", i, src);
+        return berth_error_set(err, errno, "mounts[%zu].source: open %s", i, src);
+    }
+    bool src_dir = fd_is_dir(srcfd), existed;
+    _cleanup_close_ int target = open_target(c, dest, src_dir, &existed, err);
+    if (target < 0)
+        return berth_error_prefix(err, "mounts[%zu]: bind %s on %s", i, src, dest);
+    bool dst_dir = fd_is_dir(target);
+    if (src_dir != dst_dir)
+        return mount_fail(err, ENOTDIR, "bind", src, dest, o->flags,
+                          src_dir ? "the source is a directory but the destination is a file"
+                                  : "the source is a file but the destination is a directory");
+
+    unsigned tflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+    if (o->recursive)
+        tflags |= AT_RECURSIVE;
+    _cleanup_close_ int tree = mnt_open_tree(srcfd, "", tflags);
+    if (tree < 0)
+        return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
+    uint64_t set = o->attr_set, rset = o->rattr_set;
+    if (defer) {
+        set &= ~MOUNT_ATTR_RDONLY;
+        rset &= ~MOUNT_ATTR_RDONLY;
+    }
+    if ((rset || o->rattr_clr) && mnt_setattr_fd(tree, true, rset, o->rattr_clr, 0, -1) < 0)
+        return mount_fail(err, errno, "bind", src, dest, o->flags,
+                          "set recursive mount attributes");
+    if ((set || o->attr_clr) && mnt_setattr_fd(tree, false, set, o->attr_clr, 0, -1) < 0)
+        return mount_fail(err, errno, "bind", src, dest, o->flags, "set mount attributes");
+    if (mnt_move(tree, target) < 0)
+        return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
+    if (o->propagation &&
+        mnt_setattr_fd(tree, o->propagation & MS_REC, 0, 0, o->propagation & ~MS_REC, -1) < 0)
+        return mount_fail(err, errno, "bind", src, dest, o->flags, "set propagation");
+    if (defer) {
+        if (o->rattr_set & MOUNT_ATTR_RDONLY)
+            defer_ro(c, dup(tree), true, MOUNT_ATTR_RDONLY, dest);
+        if (o->attr_set & MOUNT_ATTR_RDONLY)
+            defer_ro(c, TAKE_FD(tree), false, MOUNT_ATTR_RDONLY, dest);
+    }
+    if (strcmp(dest, "/dev") == 0)
+        c->dev_is_bind = true;
+    return 0;
+}
+
+/* proc and sysfs go on a real directory of the rootfs, never through a symlink. */
+static int open_proc_sys_target(struct rootfs_ctx *c, size_t i, const char *dest,
+                                struct berth_error **err)
+{
+    struct berth_error *local = NULL;
+    int fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
+    if (fd == -ENOENT) {
+        berth_error_free(local);
+        return path_mkdir_in_root(c->rootfd, dest, 0755, err);
+    }
+    if (fd < 0) {
+        *err = local;
+        return fd;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        close(fd);
+        return berth_error_set(err, 0,
+                               "mounts[%zu].destination: \"%s\" must be an ordinary directory, "
+                               "not a %s",
+                               i, dest, S_ISLNK(st.st_mode) ? "symlink" : "file");
+    }
+    return fd;
+}
+
+static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
+                       const struct mnt_opts *o, bool defer, struct berth_error **err)
+{
+    const char *type = m->type;
+    bool proc_sys = strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0;
+    bool existed = true;
+    _cleanup_close_ int target = proc_sys ? open_proc_sys_target(c, i, dest, err)
+                                          : open_target(c, dest, true, &existed, err);
+    if (target < 0)
+        return berth_error_prefix(err, "mounts[%zu]: mount %s on %s", i, type, dest);
+    if (!fd_is_dir(target))
+        return mount_fail(err, ENOTDIR, type, m->source, dest, o->flags,
+                          "the destination is a file but this mount needs a directory");
+
+    _cleanup_free_ char *data = o->data ? xstrdup(o->data) : NULL;
+    if (strcmp(type, "tmpfs") == 0 && existed && (!data || !strstr(data, "mode="))) {
+        /* A tmpfs over an existing directory keeps that directory's mode. */
+        struct stat st;
+        if (fstat(target, &st) == 0) {
+            char *d = data ? xasprintf("%s,mode=%o", data, st.st_mode & 07777)
+                           : xasprintf("mode=%o", st.st_mode & 07777);
+            free(data);
+            data = d;
+        }
+    }
+    if (o->tmpcopyup)
+        return berth_error_set(err, ENOTSUP, "mounts[%zu]: tmpcopyup is not supported yet", i);
+
+    unsigned long flags = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (defer)
+        flags &= ~MS_RDONLY;
+    char tpath[32];
+    const char *source = m->source ? m->source : type;
+    if (mount(source, path_fd(target, tpath), type, flags, data) < 0) {
+        int e = errno;
+        if (e == EPERM && strcmp(type, "sysfs") == 0 && !c->new_netns) {
+            /* A fresh sysfs is refused outside a new network namespace: show the host's,
+             * read-only. */
+            _cleanup_close_ int tree =
+                mnt_open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+            if (tree >= 0 &&
+                mnt_setattr_fd(tree, true,
+                               MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                   MOUNT_ATTR_NOEXEC,
+                               0, 0, -1) == 0 &&
+                mnt_move(tree, target) == 0)
+                return 0;
+        }
+        return mount_fail(err, e, type, source, dest, flags, NULL);
+    }
+    struct mnt_opts rest = *o;
+    return after_mount(c, dest, &rest, defer && (o->flags & MS_RDONLY), err);
+}
+
+/* cgroup on a v1 or hybrid host: a tmpfs holding a read-only bind of the container's own
+ * directory of each hierarchy, with symlinks for the controllers of merged ones. */
+static int mount_cgroup_v1(struct rootfs_ctx *c, size_t i, const char *dest,
+                           const struct mnt_opts *o, struct berth_error **err)
+{
+    bool existed;
+    _cleanup_close_ int target = open_target(c, dest, true, &existed, err);
+    if (target < 0)
+        return berth_error_prefix(err, "mounts[%zu]: mount cgroup on %s", i, dest);
+    char tpath[32];
+    unsigned long flags = (o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY)) | MS_NOSUID |
+                          MS_NODEV | MS_NOEXEC;
+    if (mount("tmpfs", path_fd(target, tpath), "tmpfs", flags, "mode=755") < 0)
+        return mount_fail(err, errno, "tmpfs", "tmpfs", dest, flags, "cgroup mount");
+    _cleanup_close_ int top = reopen(c, dest, err);
+    if (top < 0)
+        return top;
+    uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (o->flags & MS_RDONLY)
+        attrs |= MOUNT_ATTR_RDONLY;
+    for (size_t k = 0; k < c->n_cgroups; k++) {
+        const struct rootfs_cgroup *cg = &c->cgroups[k];
+        const char *name = cg->name[0] ? cg->name : "unified";
+        if (strncmp(name, "name=", 5) == 0)
+            name += 5;
+        if (mkdirat(top, name, 0755) < 0 && errno != EEXIST)
+            return berth_error_set(err, errno, "cgroup mount: mkdir %s/%s", dest, name);
+        _cleanup_close_ int sub = openat(top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int tree =
+            mnt_open_tree(AT_FDCWD, cg->host_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (sub < 0 || tree < 0)
+            return berth_error_set(err, errno, "cgroup mount: open %s", cg->host_path);
+        if (mnt_setattr_fd(tree, false, attrs, 0, 0, -1) < 0 || mnt_move(tree, sub) < 0)
+            return berth_error_set(err, errno, "cgroup mount: bind %s on %s/%s", cg->host_path,
+                                   dest, name);
+        if (!strchr(name, ','))
+            continue;
+        _cleanup_free_ char *list = xstrdup(name);
+        for (char *s = NULL, *ctl = strtok_r(list, ",", &s); ctl; ctl = strtok_r(NULL, ",", &s))
+            if (symlinkat(name, top, ctl) < 0 && errno != EEXIST)
+                return berth_error_set(err, errno, "cgroup mount: symlink %s/%s", dest, ctl);
+    }
+    if ((o->flags & MS_RDONLY) && mnt_setattr_fd(top, false, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0)
+        return berth_error_set(err, errno, "cgroup mount: make %s read-only", dest);
+    return 0;
+}
+
+static int mount_cgroup_v2(struct rootfs_ctx *c, size_t i, const char *dest,
+                           const struct mnt_opts *o, bool defer, struct berth_error **err)
+{
+    bool existed;
+    _cleanup_close_ int target = open_target(c, dest, true, &existed, err);
+    if (target < 0)
+        return berth_error_prefix(err, "mounts[%zu]: mount cgroup2 on %s", i, dest);
+    unsigned long flags = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    if (defer)
+        flags &= ~MS_RDONLY;
+    char tpath[32];
+    if (c->new_cgroupns && mount("cgroup2", path_fd(target, tpath), "cgroup2", flags, o->data) == 0)
+        return after_mount(c, dest, o, defer && (o->flags & MS_RDONLY), err);
+    /* Without a cgroup namespace of its own, the container sees its own directory only. */
+    const char *host = NULL;
+    for (size_t k = 0; k < c->n_cgroups; k++)
+        if (!c->cgroups[k].name[0])
+            host = c->cgroups[k].host_path;
+    if (!host)
+        return mount_fail(err, errno ? errno : ENOENT, "cgroup2", "cgroup2", dest, flags,
+                          "no cgroup of the container to show");
+    _cleanup_close_ int tree = mnt_open_tree(AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    uint64_t attrs = o->attr_set & (defer ? ~(uint64_t)MOUNT_ATTR_RDONLY : ~(uint64_t)0);
+    if (tree < 0 || mnt_setattr_fd(tree, false, attrs, 0, 0, -1) < 0 || mnt_move(tree, target) < 0)
+        return mount_fail(err, errno, "bind", host, dest, flags, "cgroup2");
+    if (defer && (o->flags & MS_RDONLY))
+        defer_ro(c, TAKE_FD(tree), false, MOUNT_ATTR_RDONLY, dest);
+    return 0;
+}
+
+static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct berth_error **err)
+{
+    const struct spec_mount *m = &c->spec->mounts[i];
+    const char *dest = dests[i];
+    _cleanup_free_ char *where = xasprintf("mounts[%zu]", i);
+    struct mnt_opts o;
+    int r = mnt_parse_options(m->options, where, &o, err);
+    if (r < 0)
+        return r;
+    bool defer =
+        ((o.flags & MS_RDONLY) || (o.rattr_set & MOUNT_ATTR_RDONLY)) && written_beneath(dest);
+    const char *type = m->type;
+    if (o.bind || (type && strcmp(type, "bind") == 0)) {
+        o.bind = true;
+        r = mount_bind(c, m, i, dest, &o, defer, err);
+    } else if (!type || !*type || strcmp(type, "none") == 0) {
+        r = berth_error_set(err, 0, "mounts[%zu].type: needed for a mount that is not a bind", i);
+    } else if (strcmp(type, "cgroup") == 0 && !c->cgroup_unified) {
+        r = mount_cgroup_v1(c, i, dest, &o, err);
+    } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
+        r = mount_cgroup_v2(c, i, dest, &o, defer, err);
+    } else {
+        r = mount_fresh(c, m, i, dest, &o, defer, err);
+    }
+    mnt_opts_clear(&o);
+    return r;
+}
+
+static int bind_rootfs(struct rootfs_ctx *c, struct berth_error **err)
+{
+    unsigned long prop = MS_PRIVATE;
+    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
+    if (p) {
+        if (strstr(p, "shared") || strstr(p, "slave"))
+            prop = MS_SLAVE;
+        else if (strstr(p, "unbindable"))
+            prop = MS_UNBINDABLE;
+    }
+    /* Nothing done in here may reach the host's mount namespace. */
+    if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
+        return berth_error_set(err, errno, "make / %s", prop == MS_PRIVATE ? "rprivate" : p);
+    if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return berth_error_set(err, errno, "bind the rootfs %s onto itself", c->rootfs);
+    c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->rootfd < 0)
+        return berth_error_set(err, errno, "open the rootfs %s", c->rootfs);
+    return 0;
+}
+
+int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
+{
+    const struct spec *s = c->spec;
+    int r = bind_rootfs(c, err);
+    if (r < 0)
+        return r;
+
+    char **dests = xcalloc(s->n_mounts + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_mounts && r == 0; i++)
+        r = rootfs_check_destination(&s->mounts[i], i, &dests[i], err);
+    for (size_t i = 0; i < s->n_mounts && r == 0; i++)
+        r = mount_one(c, i, dests, err);
+    strv_free(dests);
+    if (r < 0)
+        return r;
+
+    if (!c->dev_is_bind) {
+        const struct spec_linux *l = s->linux_;
+        r = devices_create(c->rootfd, l ? l->devices : NULL, l ? l->n_devices : 0, c->userns, err);
+        if (r < 0)
+            return r;
+        r = devices_create_symlinks(c->rootfd, err);
+        if (r < 0)
+            return r;
+    }
+
+    if (s->process && s->process->terminal) {
+        r = console_open_pty(c->rootfd, &c->console_master, &c->console_peer, err);
+        if (r < 0)
+            return r;
+        if (s->process->has_console_size) {
+            r = console_set_size(c->console_peer, s->process->console_height,
+                                 s->process->console_width, err);
+            if (r < 0)
+                return r;
+        }
+        r = console_bind(c->rootfd, c->console_peer, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The null device to cover masked files with: the container's own /dev/null when it is the
+ * real device (as runc does), else the host's. Either is checked through the fd that is bound,
+ * so a /dev/null swapped for a symlink or a file cannot be what gets mounted. */
+static int open_null(struct rootfs_ctx *c, struct berth_error **err)
+{
+    struct berth_error *local = NULL;
+    int fd = path_open_in_root(c->rootfd, "/dev/null", O_PATH | O_NOFOLLOW, 0, &local);
+    berth_error_free(local);
+    if (fd >= 0 && devices_is_char(fd, 1, 3))
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    fd = open("/dev/null", O_PATH | O_CLOEXEC);
+    if (fd < 0 || !devices_is_char(fd, 1, 3)) {
+        if (fd >= 0)
+            close(fd);
+        return berth_error_set(err, 0, "maskedPaths: no null device to mask files with");
+    }
+    return fd;
+}
+
+static int mask_paths(struct rootfs_ctx *c, struct berth_error **err)
+{
+    char *const *paths = c->spec->linux_ ? c->spec->linux_->masked_paths : NULL;
+    if (!paths || !paths[0])
+        return 0;
+    _cleanup_close_ int null = open_null(c, err);
+    if (null < 0)
+        return null;
+    char npath[32], tpath[32];
+    path_fd(null, npath);
+    for (size_t i = 0; paths[i]; i++) {
+        struct berth_error *local = NULL;
+        _cleanup_close_ int fd = path_open_in_root(c->rootfd, paths[i], O_PATH, 0, &local);
+        if (fd < 0) {
+            berth_error_free(local);
+            if (fd == -ENOENT || fd == -EACCES)
+                continue;
+            return berth_error_set(err, -fd, "maskedPaths[%zu]: open %s", i, paths[i]);
+        }
+        int rr;
+        if (fd_is_dir(fd))
+            rr = mount("tmpfs", path_fd(fd, tpath), "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=1");
+        else
+            rr = mount(npath, path_fd(fd, tpath), NULL, MS_BIND, NULL);
+        if (rr < 0)
+            return berth_error_set(err, errno, "maskedPaths[%zu]: mask %s", i, paths[i]);
+    }
+    return 0;
+}
+
+static int readonly_paths(struct rootfs_ctx *c, struct berth_error **err)
+{
+    char *const *paths = c->spec->linux_ ? c->spec->linux_->readonly_paths : NULL;
+    for (size_t i = 0; paths && paths[i]; i++) {
+        struct berth_error *local = NULL;
+        _cleanup_close_ int fd = path_open_in_root(c->rootfd, paths[i], O_PATH, 0, &local);
+        if (fd < 0) {
+            berth_error_free(local);
+            if (fd == -ENOENT || fd == -EACCES)
+                continue;
+            return berth_error_set(err, -fd, "readonlyPaths[%zu]: open %s", i, paths[i]);
+        }
+        /* Pinned once: the clone, its read-only flag and its placement all use this fd. */
+        _cleanup_close_ int tree = mnt_open_tree(
+            fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0 || mnt_setattr_fd(tree, true, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0 ||
+            mnt_move(tree, fd) < 0)
+            return berth_error_set(err, errno, "readonlyPaths[%zu]: make %s read-only", i,
+                                   paths[i]);
+    }
+    return 0;
+}
+
+static int enter_root(struct rootfs_ctx *c, struct berth_error **err)
+{
+    if (fchdir(c->rootfd) < 0)
+        return berth_error_set(err, errno, "chdir to the rootfs");
+    if (c->no_pivot) {
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+            return berth_error_set(err, errno, "move the rootfs to / (--no-pivot)");
+        if (chroot(".") < 0)
+            return berth_error_set(err, errno, "chroot into the rootfs (--no-pivot)");
+    } else {
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+            return berth_error_set(err, errno, "pivot_root into %s", c->rootfs);
+        /* The old root now sits on top of the new one: detach it (it is private, so the host
+         * does not see this). */
+        if (umount2(".", MNT_DETACH) < 0)
+            return berth_error_set(err, errno, "detach the old root");
+    }
+    if (chdir("/") < 0)
+        return berth_error_set(err, errno, "chdir /");
+    return 0;
+}
+
+int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err)
+{
+    int r = readonly_paths(c, err);
+    if (r < 0)
+        return r;
+    r = mask_paths(c, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < c->n_deferred; i++) {
+        struct rootfs_deferred *d = &c->deferred[i];
+        if (d->set && mnt_setattr_fd(d->fd, d->recursive, d->set, 0, 0, -1) < 0)
+            return berth_error_set(err, errno, "make %s read-only", d->dest);
+    }
+    r = enter_root(c, err);
+    if (r < 0)
+        return r;
+
+    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
+    if (p && strstr(p, "shared") &&
+        mount(NULL, "/", NULL, MS_SHARED | (p[0] == 'r' ? MS_REC : 0), NULL) < 0)
+        return berth_error_set(err, errno, "linux.rootfsPropagation: make / %s", p);
+    if (c->spec->root_readonly) {
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0 || mnt_setattr_fd(root, false, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0)
+            return berth_error_set(err, errno, "root.readonly: make / read-only");
+    }
+    /* The image could have planted something else as /dev/null when /dev is its own. */
+    _cleanup_close_ int null = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (null >= 0 && !devices_is_char(null, 1, 3))
+        return berth_error_set(err, 0, "/dev/null in the container is not the null device");
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* The container's root filesystem, built by its init in the new mount namespace, in order:
+ * propagation of / -> the rootfs bound onto itself -> config mounts in order -> devices and
+ * /dev symlinks -> console -> [createContainer hooks] -> maskedPaths and readonlyPaths ->
+ * deferred read-only remounts -> pivot_root (or move + chroot) -> root.readonly -> /dev/null
+ * re-checked. Every target is resolved inside the rootfs by fd; no host path is built by
+ * joining strings. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spec/spec.h"
+
+struct berth_error;
+
+/* One cgroup hierarchy as the container's cgroup mount shows it. */
+struct rootfs_cgroup {
+    char *name;      /* "cpu,cpuacct", "memory", "name=systemd", or "" for the unified one */
+    char *host_path; /* the container's own cgroup directory on the host */
+};
+
+struct rootfs_deferred;
+
+struct rootfs_ctx {
+    /* In */
+    const struct spec *spec;
+    const char *rootfs; /* absolute, symlinks resolved, on the host */
+    const char *bundle;
+    bool no_pivot;
+    bool userns;
+    bool new_netns;
+    bool new_cgroupns;
+    bool cgroup_unified; /* the host is cgroup v2 only */
+    const struct rootfs_cgroup *cgroups;
+    size_t n_cgroups;
+    const char *mount_label; /* NULL: none */
+    /* Out */
+    int rootfd;         /* O_PATH of the rootfs, once bound onto itself */
+    int console_master; /* when process.terminal, else -1 */
+    int console_peer;
+    /* Private */
+    struct rootfs_deferred *deferred;
+    size_t n_deferred;
+    bool dev_is_bind;
+};
+
+void rootfs_ctx_init(struct rootfs_ctx *c);
+void rootfs_ctx_clear(struct rootfs_ctx *c);
+
+/* Everything up to the console; createContainer hooks may run after this. */
+int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err);
+/* Masks, read-only paths and remounts, pivot. Afterwards the process is inside the rootfs. */
+int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err);
+
+/* The destination rules of config.json mounts, without touching the kernel: under /proc only
+ * runc's allow-list may be mounted over; "/" itself is refused. Returns the clean destination. */
+int rootfs_check_destination(const struct spec_mount *m, size_t index, char **clean,
+                             struct berth_error **err);
