@@ -164,6 +164,8 @@ int main(int argc, char **argv)
     }
     if (!p.g.root)
         p.g.root = "/run/berth";
+    if (p.g.systemd_cgroup && !p.g.cgroup_manager)
+        p.g.cgroup_manager = "systemd";
 
     int r = cmd->run(&p.g, argc - p.command_index, argv + p.command_index, &err);
     if (r < 0) {

@@ -7,8 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -99,4 +104,55 @@ int ns_write_time_offsets(const struct spec_linux *l, struct berth_error **err)
     if (r < 0)
         return berth_error_prefix(err, "linux.timeOffsets");
     return 0;
+}
+
+/* The pid of a pidfd's process as /proc (the host's procfs, before pivot_root) numbers it:
+ * the caller may be in another pid namespace. */
+static pid_t pidfd_proc_pid(int pidfd)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+    _cleanup_free_ char *text = NULL;
+    struct berth_error *e = NULL;
+    if (fs_read_file_at(AT_FDCWD, path, 4096, &text, NULL, &e) < 0) {
+        berth_error_free(e);
+        return -1;
+    }
+    const char *p = strstr(text, "\nPid:");
+    return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
+}
+
+int ns_userns_with_maps(const struct spec_id_mapping *uids, size_t n_uids,
+                        const struct spec_id_mapping *gids, size_t n_gids,
+                        struct berth_error **err)
+{
+    int pidfd = -1;
+    struct clone_args args = {.flags = CLONE_NEWUSER | CLONE_PIDFD,
+                              .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                              .exit_signal = SIGCHLD};
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0)
+        return berth_error_set(err, errno, "make a user namespace for an idmapped mount");
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    _cleanup_close_ int pfd = pidfd;
+    int fd = -1, r;
+    pid_t seen = pidfd_proc_pid(pidfd);
+    if (seen <= 0) {
+        r = berth_error_set(err, ESRCH, "find the user namespace's process in /proc");
+    } else {
+        r = ns_write_id_maps(seen, uids, n_uids, gids, n_gids, err);
+        if (r == 0) {
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)seen);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                r = berth_error_set(err, errno, "open %s", path);
+        }
+    }
+    kill((pid_t)pid, SIGKILL);
+    waitpid((pid_t)pid, NULL, 0);
+    return r < 0 ? r : fd;
 }

@@ -22,5 +22,10 @@ int ns_join(int fd, enum spec_ns_type t, const char *path, struct berth_error **
 int ns_write_id_maps(pid_t pid, const struct spec_id_mapping *uids, size_t n_uids,
                      const struct spec_id_mapping *gids, size_t n_gids, struct berth_error **err);
 
+/* A user namespace holding these maps, for idmapped mounts: made by a short-lived child. */
+int ns_userns_with_maps(const struct spec_id_mapping *uids, size_t n_uids,
+                        const struct spec_id_mapping *gids, size_t n_gids,
+                        struct berth_error **err);
+
 /* Write /proc/self/timens_offsets for a time namespace unshared but not yet entered. */
 int ns_write_time_offsets(const struct spec_linux *l, struct berth_error **err);

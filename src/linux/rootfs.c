@@ -3,7 +3,9 @@
 #include "linux/console.h"
 #include "linux/devices.h"
 #include "linux/mnt.h"
+#include "linux/ns.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/path.h"
@@ -200,6 +202,34 @@ static int after_mount(struct rootfs_ctx *c, const char *dest, const struct mnt_
     return 0;
 }
 
+/* An idmapped mount: the mount's own uid/gid mappings, or the container's. */
+static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, int tree,
+                      bool recursive, struct berth_error **err)
+{
+    const struct spec_linux *l = c->spec->linux_;
+    const struct spec_id_mapping *u = m->uid_mappings, *g = m->gid_mappings;
+    size_t nu = m->n_uid_mappings, ng = m->n_gid_mappings;
+    if (!nu && l) {
+        u = l->uid_mappings;
+        nu = l->n_uid_mappings;
+    }
+    if (!ng && l) {
+        g = l->gid_mappings;
+        ng = l->n_gid_mappings;
+    }
+    if (!nu || !ng)
+        return berth_error_set(err, 0,
+                               "mounts[%zu]: an idmapped mount needs uidMappings and gidMappings",
+                               i);
+    _cleanup_close_ int userns = ns_userns_with_maps(u, nu, g, ng, err);
+    if (userns < 0)
+        return berth_error_prefix(err, "mounts[%zu]", i);
+    if (mnt_setattr_fd(tree, recursive, MOUNT_ATTR_IDMAP, 0, 0, userns) < 0)
+        return berth_error_set(err, errno, "mounts[%zu]: make %s an idmapped mount", i,
+                               m->destination);
+    return 0;
+}
+
 static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
                       const struct mnt_opts *o, bool defer, struct berth_error **err)
 {
@@ -239,6 +269,11 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
                           "set recursive mount attributes");
     if ((set || o->attr_clr) && mnt_setattr_fd(tree, false, set, o->attr_clr, 0, -1) < 0)
         return mount_fail(err, errno, "bind", src, dest, o->flags, "set mount attributes");
+    if (o->idmap || o->ridmap) {
+        int r = idmap_tree(c, m, i, tree, o->ridmap, err);
+        if (r < 0)
+            return r;
+    }
     if (mnt_move(tree, target) < 0)
         return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
     if (o->propagation &&
@@ -577,8 +612,55 @@ static int readonly_paths(struct rootfs_ctx *c, struct berth_error **err)
     return 0;
 }
 
+/* With --no-pivot the host's root stays beneath the container's: every full proc and sysfs
+ * outside the rootfs goes first, or the container could mount a fresh, unmasked procfs
+ * (the kernel allows that while a full one is visible in its mount namespace). */
+static int detach_host_proc_sys(struct rootfs_ctx *c, struct berth_error **err)
+{
+    _cleanup_free_ char *info = NULL;
+    int r = fs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &info, NULL, err);
+    if (r < 0)
+        return r;
+    char **targets = NULL;
+    size_t n = 0;
+    for (char *save = NULL, *line = strtok_r(info, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[5], *sep = strstr(line, " - ");
+        if (!sep)
+            continue;
+        size_t k = 0;
+        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && k < 5; t = strtok_r(NULL, " ", &s2))
+            f[k++] = t;
+        char fstype[32] = "";
+        sscanf(sep + 3, "%31s", fstype);
+        if (k < 5 || (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+            continue;
+        if (path_has_prefix(f[4], c->rootfs))
+            continue;
+        targets = xreallocarray(targets, n + 1, sizeof(char *));
+        targets[n++] = xstrdup(f[4]);
+    }
+    /* Deepest first: later lines are mounted on top of earlier ones. */
+    for (size_t i = n; i-- > 0;) {
+        if (umount2(targets[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT &&
+            mount("tmpfs", targets[i], "tmpfs", MS_RDONLY, "size=0,nr_inodes=1") < 0) {
+            r = berth_error_set(err, errno, "--no-pivot: hide the host's %s", targets[i]);
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(targets[i]);
+    free(targets);
+    return r;
+}
+
 static int enter_root(struct rootfs_ctx *c, struct berth_error **err)
 {
+    if (c->no_pivot) {
+        int r = detach_host_proc_sys(c, err);
+        if (r < 0)
+            return r;
+    }
     if (fchdir(c->rootfd) < 0)
         return berth_error_set(err, errno, "chdir to the rootfs");
     if (c->no_pivot) {
