@@ -25,6 +25,7 @@ struct cli_command {
 
 /* Parse a command's arguments with its argp; argv[0] is the command name. Exits on --help. */
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
+void cli_parse_flags(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
 
 /* Parse a non-negative decimal count, refusing anything else. */
 int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_error **err);
@@ -38,4 +39,5 @@ CLI_COMMAND(kill);
 CLI_COMMAND(delete);
 CLI_COMMAND(list);
 CLI_COMMAND(spec);
+CLI_COMMAND(exec);
 CLI_COMMAND(features);

@@ -9,12 +9,17 @@
 
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input)
 {
+    cli_parse_flags(argp, argc, argv, 0, input);
+}
+
+void cli_parse_flags(const struct argp *argp, int argc, char **argv, unsigned flags, void *input)
+{
     /* argp names the program after argv[0] in usage and errors: make it "berth COMMAND". */
     char name[64];
     snprintf(name, sizeof(name), "berth %s", argv[0]);
     char *saved = argv[0];
     argv[0] = name;
-    argp_parse(argp, argc, argv, 0, NULL, input);
+    argp_parse(argp, argc, argv, flags, NULL, input);
     argv[0] = saved;
 }
 

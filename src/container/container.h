@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct berth_error;
@@ -47,3 +48,32 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
 
 /* Parse a signal as runc does: a number, or a name with or without SIG. */
 int container_parse_signal(const char *s, int *sig, struct berth_error **err);
+
+struct container_exec_opts {
+    const char *root;
+    const char *id;
+    const char *process_file; /* -p: a runtime-spec process object; the rest is then unused */
+    char **args;
+    bool tty;
+    const char *console_socket;
+    bool detach;
+    const char *pid_file;
+    char **env; /* -e K=V, added to (or replacing in) the container's env */
+    const char *cwd;
+    const char *user; /* "UID[:GID]", numbers only */
+    char **groups;    /* -g GID */
+    char **caps;      /* --cap CAP_X, added to bounding, effective and permitted */
+    bool no_new_privs;
+    unsigned preserve_fds;
+    const char *process_label;
+    const char *apparmor;
+    const char *cgroup; /* a sub-cgroup of the container's to join */
+};
+
+/* Run another process in a running container's namespaces, cgroup and root, with the same
+ * rules as its init. Without detach, waits and returns its exit status (128+N on signal N). */
+int container_exec(const struct container_exec_opts *o, struct berth_error **err);
+
+/* Parse exec -u: "UID" or "UID:GID", decimal, whole string, in range. Never a name. */
+int container_parse_user(const char *s, uint32_t *uid, uint32_t *gid, bool *has_gid,
+                         struct berth_error **err);

@@ -46,6 +46,7 @@ struct create_job {
     struct spec *spec;
     char *bundle;
     char *rootfs;
+    char *config;
     int rootfd;
     int dirfd;
     bool dir_made;
@@ -91,6 +92,7 @@ static void job_free(struct create_job *j)
     spec_free(j->spec);
     free(j->bundle);
     free(j->rootfs);
+    free(j->config);
     if (j->rootfd >= 0)
         close(j->rootfd);
     if (j->dirfd >= 0)
@@ -119,6 +121,7 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
     else
         config = xasprintf("%s/%s", j->bundle, o->config);
     const char *origin = strrchr(config, '/') + 1;
+    j->config = xstrdup(config);
     int r = spec_load_file(config, origin, &j->spec, err);
     if (r < 0)
         return r;
@@ -434,6 +437,7 @@ static int create(struct create_job *j, struct berth_error **err)
     st->id = xstrdup(o->id);
     st->oci_version = xstrdup(j->spec->oci_version);
     st->bundle = xstrdup(j->bundle);
+    st->config = xstrdup(j->config);
     st->rootfs = xstrdup(j->rootfs);
     st->created = container_timestamp_now();
     st->owner = xstrdup("");

@@ -268,41 +268,12 @@ static int init_run(struct init_ctx *x, char **exe_out, char ***env_out, char **
         return r;
 
     r = process_set_personality(l, err);
-    if (r == 0)
-        r = process_set_scheduling(p, err);
-    if (r == 0)
-        r = process_set_rlimits(p, err);
     if (r < 0)
         return r;
-
-    struct process_user_info ui;
-    r = process_lookup_user(p->user.uid, &ui, err);
+    r = process_prepare(p, x->new_userns || x->join_fds[SPEC_NS_USER] >= 0, exe_out, env_out,
+                        err);
     if (r < 0)
         return r;
-    r = process_drop_bounding(p->capabilities, err);
-    if (r == 0) {
-        bool setgroups_ok = true;
-        if (x->new_userns || x->join_fds[SPEC_NS_USER] >= 0) {
-            _cleanup_free_ char *sg = NULL;
-            struct berth_error *e = NULL;
-            if (fs_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, &e) == 0)
-                setgroups_ok = strncmp(sg, "deny", 4) != 0;
-            berth_error_free(e);
-        }
-        r = process_set_user_and_caps(p, ui.groups, ui.n_groups, setgroups_ok, err);
-    }
-    if (r == 0)
-        r = process_chdir(p->cwd ? p->cwd : "/", err);
-    if (r == 0 && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        r = berth_error_set(err, errno, "process.noNewPrivileges: prctl");
-    if (r == 0)
-        r = process_find_executable(p, exe_out, err);
-    if (r < 0) {
-        process_user_info_clear(&ui);
-        return r;
-    }
-    *env_out = process_build_env(p, ui.home);
-    process_user_info_clear(&ui);
 
     /* Preserved fds go to the process; every other fd is closed by exec. */
     for (unsigned i = 0; i < x->opts->preserve_fds; i++)

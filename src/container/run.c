@@ -2,6 +2,7 @@
  * relay signals, relay the terminal, then delete it and pass its exit status on. */
 #include "berth/error.h"
 #include "container/container.h"
+#include "container/supervise.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -17,6 +18,18 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+void container_block_signals(sigset_t *mask, sigset_t *old)
+{
+    /* Signals wait in a queue from the start: none may be lost before the relay runs. */
+    sigfillset(mask);
+    sigdelset(mask, SIGSEGV);
+    sigdelset(mask, SIGBUS);
+    sigdelset(mask, SIGILL);
+    sigdelset(mask, SIGFPE);
+    sigdelset(mask, SIGABRT);
+    sigprocmask(SIG_BLOCK, mask, old);
+}
 
 static bool copy_some(int from, int to)
 {
@@ -43,8 +56,7 @@ static void resize_from(int tty, int master)
         ioctl(master, TIOCSWINSZ, &ws);
 }
 
-/* Wait for the init, relaying signals and the terminal. Returns the wait status. */
-static int supervise(pid_t pid, int master, sigset_t *mask)
+int container_supervise(pid_t pid, int master, sigset_t *mask)
 {
     _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
     bool tty_in = master >= 0 && isatty(STDIN_FILENO);
@@ -108,17 +120,10 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
     struct container_create_opts o = *opts;
     o.foreground = !detach;
 
-    /* Signals wait in a queue from the start: none may be lost before the relay runs. */
     sigset_t mask, old;
-    sigfillset(&mask);
-    sigdelset(&mask, SIGSEGV);
-    sigdelset(&mask, SIGBUS);
-    sigdelset(&mask, SIGILL);
-    sigdelset(&mask, SIGFPE);
-    sigdelset(&mask, SIGABRT);
     if (!detach) {
         prctl(PR_SET_CHILD_SUBREAPER, 1);
-        sigprocmask(SIG_BLOCK, &mask, &old);
+        container_block_signals(&mask, &old);
     }
 
     struct container_created c;
@@ -145,7 +150,7 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
         return r;
     }
 
-    int status = supervise(c.pid, c.console_master, &mask);
+    int status = container_supervise(c.pid, c.console_master, &mask);
     close(c.pidfd);
     if (c.console_master >= 0)
         close(c.console_master);

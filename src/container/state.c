@@ -145,6 +145,7 @@ int container_state_write(int dirfd, const struct container_state *st, struct be
     json_object_set_new(o, "pid", json_integer(st->pid));
     json_object_set_new(o, "startTime", json_integer((json_int_t)st->start_time));
     set_str(o, "bundle", st->bundle);
+    set_str(o, "config", st->config);
     set_str(o, "rootfs", st->rootfs);
     set_str(o, "created", st->created);
     set_str(o, "owner", st->owner);
@@ -187,6 +188,7 @@ int container_state_read(int dirfd, const char *id, struct container_state *st,
     st->pid = (pid_t)json_integer_value(json_object_get(o, "pid"));
     st->start_time = (unsigned long long)json_integer_value(json_object_get(o, "startTime"));
     st->bundle = get_str(o, "bundle");
+    st->config = get_str(o, "config");
     st->rootfs = get_str(o, "rootfs");
     st->created = get_str(o, "created");
     st->owner = get_str(o, "owner");
@@ -202,6 +204,7 @@ void container_state_clear(struct container_state *st)
     free(st->id);
     free(st->oci_version);
     free(st->bundle);
+    free(st->config);
     free(st->rootfs);
     free(st->created);
     free(st->owner);

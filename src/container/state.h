@@ -22,6 +22,7 @@ struct container_state {
     pid_t pid;
     unsigned long long start_time; /* /proc/PID/stat starttime, to tell a reused pid apart */
     char *bundle;
+    char *config; /* the config.json create read, for exec */
     char *rootfs;
     char *created; /* RFC 3339 with nanoseconds, UTC */
     char *owner;

@@ -422,7 +422,8 @@ int process_find_executable(const struct spec_process *p, char **out, struct ber
             return 0;
         }
     }
-    return berth_error_set(err, ENOENT, "exec \"%s\": executable file not found in $PATH", name);
+    berth_error_set(err, 0, "exec: \"%s\": executable file not found in $PATH", name);
+    return -ENOENT;
 }
 
 int process_chdir(const char *cwd, struct berth_error **err)
@@ -446,4 +447,39 @@ char **process_build_env(const struct spec_process *p, const char *home)
     if (!env_get(p->env, "HOME") && home)
         env[n++] = xasprintf("HOME=%s", home);
     return env;
+}
+
+int process_prepare(const struct spec_process *p, bool in_userns, char **exe, char ***env,
+                    struct berth_error **err)
+{
+    int r = process_set_scheduling(p, err);
+    if (r == 0)
+        r = process_set_rlimits(p, err);
+    if (r < 0)
+        return r;
+
+    struct process_user_info ui;
+    r = process_lookup_user(p->user.uid, &ui, err);
+    if (r < 0)
+        return r;
+    r = process_drop_bounding(p->capabilities, err);
+    if (r == 0) {
+        bool setgroups_ok = true;
+        if (in_userns) {
+            _cleanup_free_ char *sg = NULL;
+            if (fs_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, NULL) == 0)
+                setgroups_ok = strncmp(sg, "deny", 4) != 0;
+        }
+        r = process_set_user_and_caps(p, ui.groups, ui.n_groups, setgroups_ok, err);
+    }
+    if (r == 0)
+        r = process_chdir(p->cwd ? p->cwd : "/", err);
+    if (r == 0 && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        r = berth_error_set(err, errno, "process.noNewPrivileges: prctl");
+    if (r == 0)
+        r = process_find_executable(p, exe, err);
+    if (r == 0)
+        *env = process_build_env(p, ui.home);
+    process_user_info_clear(&ui);
+    return r;
 }

@@ -42,5 +42,11 @@ int process_find_executable(const struct spec_process *p, char **out, struct ber
 /* chdir to cwd and make sure the result is inside the root (not a leaked fd's directory). */
 int process_chdir(const char *cwd, struct berth_error **err);
 
+/* Everything between a ready root and execve, shared by the init and exec: scheduling,
+ * rlimits, the bounding set, user and groups (reading the container's /etc/passwd and
+ * /etc/group), capabilities, cwd, no_new_privs, and finding the executable. */
+int process_prepare(const struct spec_process *p, bool in_userns, char **exe, char ***env,
+                    struct berth_error **err);
+
 /* The env to exec with: process.env, plus HOME when it is missing. */
 char **process_build_env(const struct spec_process *p, const char *home);

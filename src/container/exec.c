@@ -1,0 +1,492 @@
+/* exec: a new process inside a running container. The runtime clones it straight into the
+ * container's pid namespace and (on cgroup v2) its cgroup; the child joins the other
+ * namespaces of the container's init, becomes the configured user and execs. It is not
+ * dumpable from its first instruction, so the container cannot ptrace or read it. */
+#include "berth/error.h"
+#include "container/container.h"
+#include "container/state.h"
+#include "container/supervise.h"
+#include "container/sync.h"
+#include "linux/cgroup/cgroup.h"
+#include "linux/console.h"
+#include "linux/ns.h"
+#include "linux/process.h"
+#include "spec/spec.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+int container_parse_user(const char *s, uint32_t *uid, uint32_t *gid, bool *has_gid,
+                         struct berth_error **err)
+{
+    const char *colon = s ? strchr(s, ':') : NULL;
+    uint32_t v[2] = {0, 0};
+    const char *part[2] = {s, colon ? colon + 1 : NULL};
+    size_t len[2] = {colon ? (size_t)(colon - s) : (s ? strlen(s) : 0),
+                     colon ? strlen(colon + 1) : 0};
+    for (int i = 0; i < (colon ? 2 : 1); i++) {
+        if (len[i] == 0 || len[i] > 10)
+            return berth_error_set(err, 0, "--user \"%s\": want UID or UID:GID in decimal",
+                                   s ? s : "");
+        uint64_t n = 0;
+        for (size_t k = 0; k < len[i]; k++) {
+            char c = part[i][k];
+            if (c < '0' || c > '9')
+                return berth_error_set(err, 0, "--user \"%s\": want UID or UID:GID in decimal", s);
+            n = n * 10 + (uint64_t)(c - '0');
+        }
+        if (n > UINT32_MAX - 1)
+            return berth_error_set(err, 0, "--user \"%s\": %llu is out of range", s,
+                                   (unsigned long long)n);
+        v[i] = (uint32_t)n;
+    }
+    *uid = v[0];
+    *gid = v[1];
+    *has_gid = colon != NULL;
+    return 0;
+}
+
+static void env_set(char ***env, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+    size_t n = strv_len(*env);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp((*env)[i], kv, klen) == 0 && (*env)[i][klen] == '=') {
+            free((*env)[i]);
+            (*env)[i] = xstrdup(kv);
+            return;
+        }
+    }
+    *env = xreallocarray(*env, n + 2, sizeof(char *));
+    (*env)[n] = xstrdup(kv);
+    (*env)[n + 1] = NULL;
+}
+
+static void caps_add(int **list, size_t *n, int cap)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*list)[i] == cap)
+            return;
+    *list = xreallocarray(*list, *n + 1, sizeof(int));
+    (*list)[(*n)++] = cap;
+}
+
+/* The process to run: -p's file, or the container's own process with the flags applied. */
+static int build_process(const struct container_exec_opts *o, struct spec *s,
+                         struct spec_process **out, struct berth_error **err)
+{
+    if (o->process_file) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = fs_read_file_at(AT_FDCWD, o->process_file, 16 << 20, &text, &len, err);
+        if (r < 0)
+            return berth_error_prefix(err, "--process");
+        const char *origin = strrchr(o->process_file, '/');
+        return spec_parse_process(text, len, origin ? origin + 1 : o->process_file, out, err);
+    }
+    if (!o->args || !o->args[0])
+        return berth_error_set(err, 0, "exec: a command to run is required (or --process)");
+    struct spec_process *p = TAKE_PTR(s->process);
+    strv_free(p->args);
+    size_t n = strv_len(o->args);
+    p->args = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        p->args[i] = xstrdup(o->args[i]);
+    p->terminal = o->tty;
+    p->has_console_size = false;
+    for (char **e = o->env; e && *e; e++)
+        env_set(&p->env, *e);
+    if (o->cwd) {
+        free(p->cwd);
+        p->cwd = xstrdup(o->cwd);
+    }
+    if (o->user) {
+        bool has_gid;
+        uint32_t uid, gid;
+        int r = container_parse_user(o->user, &uid, &gid, &has_gid, err);
+        if (r < 0) {
+            spec_process_free(p);
+            return r;
+        }
+        p->user.uid = uid;
+        p->user.gid = has_gid ? gid : 0;
+    }
+    for (char **g = o->groups; g && *g; g++) {
+        uint32_t gid, unused;
+        bool has;
+        int r = container_parse_user(*g, &gid, &unused, &has, err);
+        if (r < 0 || has) {
+            spec_process_free(p);
+            return r < 0 ? berth_error_prefix(err, "--additional-gids")
+                         : berth_error_set(err, 0, "--additional-gids \"%s\": want a GID", *g);
+        }
+        p->user.additional_gids =
+            xreallocarray(p->user.additional_gids, p->user.n_additional_gids + 1, sizeof(uint32_t));
+        p->user.additional_gids[p->user.n_additional_gids++] = gid;
+    }
+    for (char **c = o->caps; c && *c; c++) {
+        int cap = spec_cap_from_name(*c);
+        if (cap < 0) {
+            spec_process_free(p);
+            return berth_error_set(err, 0, "--cap: unknown capability \"%s\"", *c);
+        }
+        if (!p->capabilities)
+            p->capabilities = xzalloc(sizeof(*p->capabilities));
+        /* Never inheritable or ambient: a file capability would turn those into more. */
+        caps_add(&p->capabilities->bounding, &p->capabilities->n_bounding, cap);
+        caps_add(&p->capabilities->effective, &p->capabilities->n_effective, cap);
+        caps_add(&p->capabilities->permitted, &p->capabilities->n_permitted, cap);
+    }
+    if (o->no_new_privs)
+        p->no_new_privileges = true;
+    if (o->process_label) {
+        free(p->selinux_label);
+        p->selinux_label = xstrdup(o->process_label);
+    }
+    if (o->apparmor) {
+        free(p->apparmor_profile);
+        p->apparmor_profile = xstrdup(o->apparmor);
+    }
+    *out = p;
+    return 0;
+}
+
+struct exec_child {
+    const struct container_exec_opts *o;
+    const struct spec *spec;
+    const struct spec_process *p;
+    int sync_fd;
+    int ns_fds[SPEC_NS_TYPES];
+    const struct cgroup *cg; /* join it from inside (v1), or NULL */
+};
+
+static int child_run(struct exec_child *x, char **exe, char ***env, struct berth_error **err)
+{
+    const struct spec_process *p = x->p;
+    if (x->cg) {
+        int r = cgroup_join_self(x->cg, err);
+        if (r < 0)
+            return r;
+    }
+    if (x->ns_fds[SPEC_NS_USER] >= 0 && setns(x->ns_fds[SPEC_NS_USER], CLONE_NEWUSER) < 0)
+        return berth_error_set(err, errno, "exec: join the user namespace");
+    static const enum spec_ns_type order[] = {SPEC_NS_MOUNT, SPEC_NS_NETWORK, SPEC_NS_IPC,
+                                              SPEC_NS_UTS,   SPEC_NS_CGROUP,  SPEC_NS_TIME};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        int fd = x->ns_fds[order[i]];
+        if (fd >= 0 && setns(fd, ns_clone_flag(order[i])) < 0)
+            return berth_error_set(err, errno, "exec: join the %s namespace",
+                                   spec_ns_type_name(order[i]));
+    }
+    for (int t = 0; t < SPEC_NS_TYPES; t++)
+        if (x->ns_fds[t] >= 0)
+            close(x->ns_fds[t]);
+    if (x->ns_fds[SPEC_NS_MOUNT] < 0 && chdir("/") < 0)
+        return berth_error_set(err, errno, "exec: chdir /");
+
+    if (p->terminal) {
+        int master = -1, peer = -1;
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int r = console_open_pty(root, &master, &peer, err);
+        if (r < 0)
+            return r;
+        if (p->has_console_size)
+            console_set_size(peer, p->console_height, p->console_width, NULL);
+        r = sync_send(x->sync_fd, SYNC_CONSOLE, 0, master, NULL, err);
+        close(master);
+        if (r == 0)
+            r = console_make_stdio(peer, err);
+        close(peer);
+        if (r < 0)
+            return r;
+    }
+    int r = process_prepare(p, x->ns_fds[SPEC_NS_USER] >= 0, exe, env, err);
+    if (r < 0)
+        return r;
+    for (unsigned i = 0; i < x->o->preserve_fds; i++)
+        fcntl(3 + (int)i, F_SETFD, 0);
+    r = sync_send(x->sync_fd, SYNC_CREATED, 0, -1, NULL, err);
+    if (r < 0)
+        return r;
+    struct sync_msg m;
+    r = sync_expect(x->sync_fd, SYNC_COMMIT, &m, err);
+    sync_msg_clear(&m);
+    return r;
+}
+
+_Noreturn static void child_main(struct exec_child *x)
+{
+    /* Before anything of the container can see this process. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Only stdio, the preserved fds and the sync socket may cross into the container. */
+    unsigned lo = 3 + x->o->preserve_fds;
+    int keep[SPEC_NS_TYPES + 2];
+    size_t nk = 0;
+    keep[nk++] = x->sync_fd;
+    for (int t = 0; t < SPEC_NS_TYPES; t++)
+        if (x->ns_fds[t] >= 0)
+            keep[nk++] = x->ns_fds[t];
+    if (log_fd() >= 0)
+        keep[nk++] = log_fd();
+    for (size_t i = 1; i < nk; i++)
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    for (size_t i = 0; i < nk; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, lo, ~0U, 0);
+
+    struct berth_error *err = NULL;
+    char *exe = NULL, **env = NULL;
+    if (child_run(x, &exe, &env, &err) < 0) {
+        sync_send(x->sync_fd, SYNC_ERROR, err ? err->code : 0, -1, err ? err->msg : "exec failed",
+                  NULL);
+        _exit(1);
+    }
+    prctl(PR_SET_PDEATHSIG, 0);
+    execve(exe, x->p->args, env);
+    int e = errno;
+    fprintf(stderr, "berth: exec %s: %s\n", exe, strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct berth_error **err)
+{
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp%d", path, (int)getpid());
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, buf, (size_t)len) != len || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return berth_error_set(err, e, "--pid-file %s", path);
+    }
+    return 0;
+}
+
+/* What exec holds, released in one place whatever happens. */
+struct exec_job {
+    struct container_state st;
+    struct spec *spec;
+    struct spec_process *p;
+    struct cgroup *cg;
+    int ns_fds[SPEC_NS_TYPES];
+    int pid_ns, own_pid, sock[2], master, pidfd, cgfd;
+    pid_t child; /* killed on failure */
+    sigset_t mask, old;
+    bool blocked;
+};
+
+static void exec_job_end(struct exec_job *j)
+{
+    if (j->child > 0) {
+        kill(j->child, SIGKILL);
+        waitpid(j->child, NULL, 0);
+    }
+    if (j->blocked)
+        sigprocmask(SIG_SETMASK, &j->old, NULL);
+    for (int t = 0; t < SPEC_NS_TYPES; t++)
+        if (j->ns_fds[t] >= 0)
+            close(j->ns_fds[t]);
+    int fds[] = {j->pid_ns, j->own_pid, j->sock[0], j->sock[1], j->master, j->pidfd, j->cgfd};
+    for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (j->cg)
+        cgroup_free(j->cg);
+    if (j->p)
+        spec_process_free(j->p);
+    spec_free(j->spec);
+    container_state_clear(&j->st);
+}
+
+static int open_namespaces(struct exec_job *j, struct berth_error **err)
+{
+    const struct spec_linux *l = j->spec->linux_;
+    for (size_t i = 0; l && i < l->n_namespaces; i++) {
+        enum spec_ns_type t = l->namespaces[i].type;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)j->st.pid, ns_proc_name(t));
+        int fd = ns_open(path, t, err);
+        if (fd < 0)
+            return fd;
+        if (t == SPEC_NS_PID)
+            j->pid_ns = fd;
+        else
+            j->ns_fds[t] = fd;
+    }
+    /* Opened by pid: make sure that pid is still the container's init. */
+    if (container_proc_start_time(j->st.pid, NULL) != j->st.start_time)
+        return berth_error_set(err, 0, "cannot exec in container \"%s\": it is stopped", j->st.id);
+    return 0;
+}
+
+static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
+                       struct berth_error **err)
+{
+    if (j->pid_ns >= 0) {
+        j->own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (setns(j->pid_ns, CLONE_NEWPID) < 0)
+            return berth_error_set(err, errno, "exec: join the pid namespace");
+    }
+    struct clone_args args = {
+        .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&j->pidfd, .exit_signal = SIGCHLD};
+    bool v2 = j->cg && cgroup_get_mode(j->cg) == CGROUP_MODE_UNIFIED;
+    if (v2 && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)j->cgfd;
+    }
+    struct exec_child x = {
+        .o = o, .spec = j->spec, .p = j->p, .sync_fd = j->sock[1], .cg = v2 ? NULL : j->cg};
+    memcpy(x.ns_fds, j->ns_fds, sizeof(x.ns_fds));
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid == 0)
+        child_main(&x);
+    int clone_errno = errno;
+    if (j->own_pid >= 0 && setns(j->own_pid, CLONE_NEWPID) < 0)
+        log_warn("return to the runtime's pid namespace: %s", strerror(errno));
+    if (pid < 0)
+        return berth_error_set(err, clone_errno, "exec: clone");
+    j->child = (pid_t)pid;
+    close(j->sock[1]);
+    j->sock[1] = -1;
+    return 0;
+}
+
+/* Serve the child until it is ready to exec: its terminal, or its error. */
+static int serve_child(const struct container_exec_opts *o, struct exec_job *j,
+                       struct berth_error **err)
+{
+    for (;;) {
+        struct sync_msg m;
+        int r = sync_recv(j->sock[0], &m, err);
+        if (r < 0)
+            return r;
+        switch (m.type) {
+        case SYNC_ERROR:
+            berth_error_set(err, 0, "%s", m.text ? m.text : "exec failed");
+            (*err)->code = m.code;
+            r = -EINVAL;
+            break;
+        case SYNC_CONSOLE:
+            if (o->console_socket) {
+                r = console_send_master(o->console_socket, m.fd, err);
+            } else {
+                j->master = m.fd;
+                m.fd = -1;
+            }
+            break;
+        case SYNC_CREATED:
+            sync_msg_clear(&m);
+            return 0;
+        default:
+            r = berth_error_set(err, EPROTO, "unexpected message %d from exec", m.type);
+        }
+        sync_msg_clear(&m);
+        if (r < 0)
+            return r;
+    }
+}
+
+static int exec(const struct container_exec_opts *o, struct exec_job *j, struct berth_error **err)
+{
+    int r = container_validate_id(o->id, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int rootfd = container_root_open(o->root, false, err);
+    if (rootfd < 0)
+        return rootfd;
+    _cleanup_close_ int dirfd = container_dir_open(rootfd, o->id, false, err);
+    if (dirfd < 0)
+        return dirfd;
+    r = container_state_read(dirfd, o->id, &j->st, err);
+    if (r < 0)
+        return r;
+    enum container_status status = container_status_of(dirfd, &j->st);
+    if (status != CONTAINER_RUNNING && status != CONTAINER_CREATED)
+        return berth_error_set(err, 0, "cannot exec in container \"%s\": it is %s", o->id,
+                               container_status_name(status));
+    r = spec_load_file(j->st.config, "config.json", &j->spec, err);
+    if (r == 0)
+        r = build_process(o, j->spec, &j->p, err);
+    if (r < 0)
+        return r;
+    if (j->p->terminal && !o->console_socket && o->detach)
+        return berth_error_set(err, 0, "exec --tty --detach needs --console-socket");
+    if (j->st.cgroup && (r = cgroup_from_json(j->st.cgroup, &j->cg, err)) < 0)
+        return r;
+    r = open_namespaces(j, err);
+    if (r < 0)
+        return r;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->sock) < 0)
+        return berth_error_set(err, errno, "socketpair");
+    if (!o->detach) {
+        container_block_signals(&j->mask, &j->old);
+        j->blocked = true;
+    }
+    r = clone_child(o, j, err);
+    if (r == 0)
+        r = serve_child(o, j, err);
+    if (r == 0 && o->pid_file)
+        r = write_pid_file(o->pid_file, j->child, err);
+    if (r == 0)
+        r = sync_send(j->sock[0], SYNC_COMMIT, 0, -1, NULL, err);
+    if (r < 0)
+        return r;
+    pid_t child = j->child;
+    j->child = -1;
+    if (o->detach)
+        return 0;
+    int wstatus = container_supervise(child, j->master, &j->mask);
+    return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+}
+
+int container_exec(const struct container_exec_opts *o, struct berth_error **err)
+{
+    struct exec_job j = {.pid_ns = -1,
+                         .own_pid = -1,
+                         .sock = {-1, -1},
+                         .master = -1,
+                         .pidfd = -1,
+                         .cgfd = -1,
+                         .child = -1};
+    for (int t = 0; t < SPEC_NS_TYPES; t++)
+        j.ns_fds[t] = -1;
+    int r = exec(o, &j, err);
+    exec_job_end(&j);
+    return r;
+}
