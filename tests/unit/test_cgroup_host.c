@@ -158,6 +158,18 @@ static void apply(struct cgroup *cg, const struct spec_resources *res)
         fail_msg("cgroup_apply: %s", err->msg);
 }
 
+/* The container's directory in one hierarchy every host has: devices on v1, the v2 one. */
+static const char *main_path(struct cgroup *cg)
+{
+    const char *p =
+        cgroup_get_path(cg, cgroup_get_mode(cg) == CGROUP_MODE_UNIFIED ? "" : "devices");
+    if (!p) {
+        fail_msg("no devices or v2 directory");
+        abort();
+    }
+    return p;
+}
+
 /* waitpid with a deadline, so that a process stuck in a frozen cgroup fails the test. */
 static void wait_child(pid_t pid, int *status)
 {
@@ -335,8 +347,7 @@ static void test_nested_absolute_and_shared_parent(void **state)
     snprintf(two, sizeof(two), "/%s/two", f->shared_parent);
     f->cg = create(one, "ignored");
     f->cg2 = create(two, "ignored");
-    const char *any =
-        cgroup_get_path(f->cg, cgroup_get_mode(f->cg) == CGROUP_MODE_UNIFIED ? "" : "devices");
+    const char *any = main_path(f->cg);
     char top[512];
     snprintf(top, sizeof(top), "%.*s", (int)(strlen(any) - strlen("/one")), any);
     /* Absolute: from the root of each hierarchy, whatever our own cgroup is. */
@@ -363,8 +374,7 @@ static void test_nested_absolute_and_shared_parent(void **state)
     char rel[128];
     snprintf(rel, sizeof(rel), "%s-rel/a/b", f->id);
     f->cg = create(rel, "ignored");
-    const char *leaf =
-        cgroup_get_path(f->cg, cgroup_get_mode(f->cg) == CGROUP_MODE_UNIFIED ? "" : "devices");
+    const char *leaf = main_path(f->cg);
     char first[512];
     snprintf(first, sizeof(first), "%.*s", (int)(strlen(leaf) - strlen("/a/b")), leaf);
     assert_true(exists(leaf));
@@ -391,8 +401,7 @@ static void test_destroy_after_sigkill(void **state)
     struct fixture *f = *state;
     f->cg = create(NULL, f->id);
     spawn(f, f->cg);
-    const char *p =
-        cgroup_get_path(f->cg, cgroup_get_mode(f->cg) == CGROUP_MODE_UNIFIED ? "" : "devices");
+    const char *p = main_path(f->cg);
     char path[512];
     snprintf(path, sizeof(path), "%s", p);
     /* Killed and not yet reaped: destroy waits out the exit. */
@@ -429,8 +438,7 @@ static void test_json_roundtrip_host(void **state)
     waitpid(f->child, NULL, 0);
     f->child = -1;
     assert_int_equal(cgroup_destroy(back, &err), 0);
-    const char *leaf =
-        cgroup_get_path(f->cg, cgroup_get_mode(f->cg) == CGROUP_MODE_UNIFIED ? "" : "devices");
+    const char *leaf = main_path(f->cg);
     assert_false(exists(leaf));
     cgroup_free(back);
 }
@@ -699,15 +707,15 @@ static void test_devices(void **state)
         size_t lines = 1;
         for (char *s = list; *s; s++)
             lines += *s == '\n';
+        char *hay = NULL;
+        assert_true(asprintf(&hay, "\n%s\n", list) > 0);
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
             char needle[64];
             snprintf(needle, sizeof(needle), "\n%s\n", want[i]);
-            char *hay = malloc(strlen(list) + 3);
-            sprintf(hay, "\n%s\n", list);
             if (!strstr(hay, needle))
                 fail_msg("devices.list lacks \"%s\":\n%s", want[i], list);
-            free(hay);
         }
+        free(hay);
         assert_int_equal(lines, sizeof(want) / sizeof(want[0]));
         free(list);
     }
