@@ -496,6 +496,7 @@ static void test_json(void **state)
     static const char *bad[] = {
         "{\"mode\": \"v3\", \"dirs\": []}",
         "{\"mode\": \"hybrid\"}",
+        "{\"mode\": \"hybrid\", \"dirs\": {}}",
         "{\"mode\": \"hybrid\", \"dirs\": [], \"extra\": 1}",
         "{\"mode\": \"legacy\", \"dirs\": [{\"controllers\": \"cpu\", \"mount\": "
         "\"/sys/fs/cgroup/cpu\", \"path\": \"/sys/fs/cgroup/cpu/../../../etc\", \"created\": 1}]}",

@@ -445,8 +445,14 @@ static void test_json_roundtrip_host(void **state)
 
 /* ---- resources ---- */
 
+/* A block device for the throttle test: BERTH_TEST_DISK ("7:0") or the first real disk. */
 static bool find_disk(char *out, size_t size)
 {
+    const char *env = getenv("BERTH_TEST_DISK");
+    if (env && *env) {
+        snprintf(out, size, "%s", env);
+        return true;
+    }
     DIR *d = opendir("/sys/block");
     if (!d)
         return false;

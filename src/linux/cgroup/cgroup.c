@@ -224,7 +224,7 @@ static int parse_mountinfo(const char *text, struct cg_mount **out, size_t *n_ou
     _cleanup_free_ char *copy = xstrdup(text);
     char *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *fields[16];
+        char *fields[32];
         size_t nf = 0;
         char *fsave = NULL;
         for (char *f = strtok_r(line, " ", &fsave); f && nf < ARRAY_SIZE(fields);
@@ -670,10 +670,10 @@ int cgroup_from_json(json_t *j, struct cgroup **out, struct berth_error **err)
     const char *mode_name;
     json_t *dirs;
     json_error_t jerr;
-    if (json_unpack_ex(j, &jerr, JSON_STRICT, "{s:s, s:o}", "mode", &mode_name, "dirs", &dirs) <
-            0 ||
-        !json_is_array(dirs))
+    if (json_unpack_ex(j, &jerr, JSON_STRICT, "{s:s, s:o}", "mode", &mode_name, "dirs", &dirs) < 0)
         return berth_error_set(err, 0, "cgroup state: %s", jerr.text);
+    if (!json_is_array(dirs))
+        return berth_error_set(err, 0, "cgroup state: dirs is not an array");
     _cleanup_(cgroup_freep) struct cgroup *cg = xzalloc(sizeof(*cg));
     if (strcmp(mode_name, "legacy") == 0)
         cg->mode = CGROUP_MODE_LEGACY;
