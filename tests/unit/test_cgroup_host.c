@@ -564,6 +564,17 @@ static void test_apply_read_back(void **state)
     assert_int_equal(st.pids_current, 1);
     assert_int_equal(st.pids_limit, UINT64_MAX);
     assert_true(st.has_cpu);
+
+    /* checkBeforeUpdate refuses a limit below what is already in use. */
+    struct spec_memory tight = {.has_limit = true,
+                                .limit = 4096,
+                                .has_check_before_update = true,
+                                .check_before_update = true};
+    struct spec_resources tres = {.memory = &tight};
+    assert_int_equal(cgroup_apply(f->cg, &tres, true, &err), -EINVAL);
+    assert_non_null(strstr(err->msg, "memory limit 4096 is below the current usage"));
+    berth_error_freep(&err);
+    assert_file(m, v2 ? "memory.max" : "memory.limit_in_bytes", "268435456");
 }
 
 static void test_apply_errors(void **state)

@@ -2,6 +2,7 @@
 #include "linux/cgroup/cgroup_internal.h"
 #include "berth/error.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -51,31 +52,8 @@ int cg_writef(const char *dir, const char *file, struct berth_error **err, const
 int cg_read(const char *dir, const char *file, char **out, struct berth_error **err)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return berth_error_set(err, errno, "cgroup %s: read", path);
-    size_t cap = 4096, n = 0;
-    _cleanup_free_ char *buf = xmalloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            if (cap >= CG_READ_MAX)
-                return berth_error_set(err, E2BIG, "cgroup %s: read", path);
-            cap *= 2;
-            buf = xrealloc(buf, cap + 1);
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return berth_error_set(err, errno, "cgroup %s: read", path);
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    *out = TAKE_PTR(buf);
-    return 0;
+    int r = fs_read_file_at(AT_FDCWD, path, CG_READ_MAX, out, NULL, err);
+    return r < 0 ? berth_error_prefix(err, "cgroup") : 0;
 }
 
 static int parse_u64(const char *s, uint64_t *out)

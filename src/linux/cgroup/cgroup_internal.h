@@ -71,10 +71,7 @@ int cgroup_v2_is_frozen(const char *dir, bool *frozen, struct berth_error **err)
 int cgroup_v1_apply_memory(const char *dir, const struct spec_memory *m, bool update,
                            struct berth_error **err);
 int cgroup_v1_apply_cpu(const char *dir, const struct spec_cpu *c, struct berth_error **err);
-int cgroup_v1_apply_cpuset(const char *dir, const struct spec_cpu *c, struct berth_error **err);
 int cgroup_v1_apply_blkio(const char *dir, const struct spec_block_io *b, struct berth_error **err);
-int cgroup_v1_apply_hugetlb(const char *dir, const struct spec_resources *r,
-                            struct berth_error **err);
 int cgroup_v1_apply_net_cls(const char *dir, uint32_t classid, struct berth_error **err);
 int cgroup_v1_apply_net_prio(const char *dir, const struct spec_resources *r,
                              struct berth_error **err);
@@ -84,15 +81,19 @@ int cgroup_v1_apply_devices(const char *dir, const struct cgroup_device_rule *ru
 int cgroup_v2_apply_memory(const char *dir, const struct spec_memory *m, bool update,
                            struct berth_error **err);
 int cgroup_v2_apply_cpu(const char *dir, const struct spec_cpu *c, struct berth_error **err);
-int cgroup_v2_apply_cpuset(const char *dir, const struct spec_cpu *c, struct berth_error **err);
 int cgroup_v2_apply_io(const char *dir, const struct spec_block_io *b, struct berth_error **err);
-int cgroup_v2_apply_hugetlb(const char *dir, const struct spec_resources *r,
-                            struct berth_error **err);
 int cgroup_v2_apply_unified(const char *dir, const char *mountpoint, const struct spec_resources *r,
                             struct berth_error **err);
 
 /* Shared by both versions. */
 int cgroup_apply_pids(const char *dir, int64_t limit, struct berth_error **err);
+int cgroup_apply_cpuset(const char *dir, const struct spec_cpu *c, struct berth_error **err);
+/* hugetlb.SIZE.limit_in_bytes on v1, hugetlb.SIZE.max on v2, and their .rsvd. twins. */
+int cgroup_apply_hugetlb(const char *dir, const struct spec_resources *r, bool v2,
+                         struct berth_error **err);
+/* memory.checkBeforeUpdate: refuse a limit below what the cgroup already uses. */
+int cgroup_check_memory_usage(const char *dir, const char *usage_file, int64_t limit,
+                              struct berth_error **err);
 int cgroup_apply_rdma(const char *dir, const struct spec_resources *r, struct berth_error **err);
 /* A hugepage size as written in the OCI config ("2MB", "1GB"), checked before it becomes part of
  * a file name. */

@@ -122,7 +122,7 @@ static int apply_resources(const struct cgroup *cg, const struct spec_resources 
                                cgroup_mode_name(cg->mode));
     if (cpuset_is_set(res->cpu)) {
         if ((r = locate(cg, "cpuset", "cpuset", "cpu.cpus/mems", &dir, &v2, err)) < 0 ||
-            (r = (v2 ? cgroup_v2_apply_cpuset : cgroup_v1_apply_cpuset)(dir, res->cpu, err)) < 0)
+            (r = cgroup_apply_cpuset(dir, res->cpu, err)) < 0)
             return r;
     }
     if (res->memory && res->memory->has_kernel)
@@ -153,7 +153,7 @@ static int apply_resources(const struct cgroup *cg, const struct spec_resources 
     }
     if (res->n_hugepage_limits) {
         if ((r = locate(cg, "hugetlb", "hugetlb", "hugepageLimits", &dir, &v2, err)) < 0 ||
-            (r = (v2 ? cgroup_v2_apply_hugetlb : cgroup_v1_apply_hugetlb)(dir, res, err)) < 0)
+            (r = cgroup_apply_hugetlb(dir, res, v2, err)) < 0)
             return r;
     }
     if ((r = apply_network(cg, res, err)) < 0)
@@ -206,6 +206,52 @@ static bool is_token(const char *s)
         if (isspace((unsigned char)*s) || !isprint((unsigned char)*s))
             return false;
     return true;
+}
+
+int cgroup_apply_cpuset(const char *dir, const struct spec_cpu *c, struct berth_error **err)
+{
+    int r;
+    if (c->cpus && *c->cpus && (r = cg_write(dir, "cpuset.cpus", c->cpus, err)) < 0)
+        return r;
+    if (c->mems && *c->mems && (r = cg_write(dir, "cpuset.mems", c->mems, err)) < 0)
+        return r;
+    return 0;
+}
+
+int cgroup_apply_hugetlb(const char *dir, const struct spec_resources *res, bool v2,
+                         struct berth_error **err)
+{
+    const char *suffix = v2 ? "max" : "limit_in_bytes";
+    for (size_t i = 0; i < res->n_hugepage_limits; i++) {
+        const struct spec_hugepage_limit *h = &res->hugepage_limits[i];
+        int r = cgroup_check_page_size(h->page_size, err);
+        if (r < 0)
+            return r;
+        _cleanup_free_ char *file = xasprintf("hugetlb.%s.%s", h->page_size, suffix);
+        if ((r = cg_writef(dir, file, err, "%llu", (unsigned long long)h->limit)) < 0)
+            return r;
+        /* The reservation limit (kernel 5.7+) too, so that reserved pages count. */
+        _cleanup_free_ char *rsvd = xasprintf("hugetlb.%s.rsvd.%s", h->page_size, suffix);
+        if (cg_exists(dir, rsvd) &&
+            (r = cg_writef(dir, rsvd, err, "%llu", (unsigned long long)h->limit)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+int cgroup_check_memory_usage(const char *dir, const char *usage_file, int64_t limit,
+                              struct berth_error **err)
+{
+    uint64_t usage;
+    if (limit <= 0)
+        return 0;
+    int r = cg_read_u64(dir, usage_file, &usage, err);
+    if (r < 0)
+        return r;
+    if ((uint64_t)limit < usage)
+        return berth_error_set(err, 0, "cgroup: memory limit %lld is below the current usage %llu",
+                               (long long)limit, (unsigned long long)usage);
+    return 0;
 }
 
 int cgroup_apply_rdma(const char *dir, const struct spec_resources *res, struct berth_error **err)

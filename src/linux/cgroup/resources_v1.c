@@ -60,15 +60,9 @@ int cgroup_v1_apply_memory(const char *dir, const struct spec_memory *m, bool up
                                    "lacks (no memory.memsw.limit_in_bytes)");
         swap = 0;
     }
-    if (update && m->has_check_before_update && m->check_before_update && limit > 0) {
-        uint64_t usage;
-        if ((r = cg_read_u64(dir, "memory.usage_in_bytes", &usage, err)) < 0)
-            return r;
-        if ((uint64_t)limit < usage)
-            return berth_error_set(err, 0,
-                                   "cgroup: memory limit %lld is below the current usage %llu",
-                                   (long long)limit, (unsigned long long)usage);
-    }
+    if (update && m->has_check_before_update && m->check_before_update &&
+        (r = cgroup_check_memory_usage(dir, "memory.usage_in_bytes", limit, err)) < 0)
+        return r;
     /* The kernel keeps memsw >= limit at every moment: raising both needs memsw first,
      * lowering both needs the limit first. */
     bool swap_first = false;
@@ -173,16 +167,6 @@ int cgroup_v1_apply_cpu(const char *dir, const struct spec_cpu *c, struct berth_
                       "cpu.rt_runtime_us", has_rt_runtime ? rt_runtime : NULL, err);
 }
 
-int cgroup_v1_apply_cpuset(const char *dir, const struct spec_cpu *c, struct berth_error **err)
-{
-    int r;
-    if (c->cpus && *c->cpus && (r = cg_write(dir, "cpuset.cpus", c->cpus, err)) < 0)
-        return r;
-    if (c->mems && *c->mems && (r = cg_write(dir, "cpuset.mems", c->mems, err)) < 0)
-        return r;
-    return 0;
-}
-
 static int write_throttle(const char *dir, const char *file, const struct spec_throttle_device *t,
                           size_t n, struct berth_error **err)
 {
@@ -227,25 +211,6 @@ int cgroup_v1_apply_blkio(const char *dir, const struct spec_block_io *b, struct
         (r = write_throttle(dir, "blkio.throttle.write_iops_device", b->throttle_write_iops,
                             b->n_throttle_write_iops, err)) < 0)
         return r;
-    return 0;
-}
-
-int cgroup_v1_apply_hugetlb(const char *dir, const struct spec_resources *res,
-                            struct berth_error **err)
-{
-    for (size_t i = 0; i < res->n_hugepage_limits; i++) {
-        const struct spec_hugepage_limit *h = &res->hugepage_limits[i];
-        int r = cgroup_check_page_size(h->page_size, err);
-        if (r < 0)
-            return r;
-        _cleanup_free_ char *file = xasprintf("hugetlb.%s.limit_in_bytes", h->page_size);
-        if ((r = write_u64(dir, file, h->limit, err)) < 0)
-            return r;
-        /* The reservation limit (kernel 5.7+) follows, so that reserved pages count too. */
-        _cleanup_free_ char *rsvd = xasprintf("hugetlb.%s.rsvd.limit_in_bytes", h->page_size);
-        if (cg_exists(dir, rsvd) && (r = write_u64(dir, rsvd, h->limit, err)) < 0)
-            return r;
-    }
     return 0;
 }
 

@@ -78,15 +78,9 @@ int cgroup_v2_apply_memory(const char *dir, const struct spec_memory *m, bool up
     int r = cgroup_memory_swap_to_v2(swap_total, limit, &swap, err);
     if (r < 0)
         return r;
-    if (update && m->has_check_before_update && m->check_before_update && limit > 0) {
-        uint64_t usage;
-        if ((r = cg_read_u64(dir, "memory.current", &usage, err)) < 0)
-            return r;
-        if ((uint64_t)limit < usage)
-            return berth_error_set(err, 0,
-                                   "cgroup: memory limit %lld is below the current usage %llu",
-                                   (long long)limit, (unsigned long long)usage);
-    }
+    if (update && m->has_check_before_update && m->check_before_update &&
+        (r = cgroup_check_memory_usage(dir, "memory.current", limit, err)) < 0)
+        return r;
     /* swap == 0 with a positive total means memory+swap equals memory: no swap at all. */
     if (swap != 0 || swap_total > 0) {
         struct berth_error *e = NULL;
@@ -156,16 +150,6 @@ int cgroup_v2_apply_cpu(const char *dir, const struct spec_cpu *c, struct berth_
     return 0;
 }
 
-int cgroup_v2_apply_cpuset(const char *dir, const struct spec_cpu *c, struct berth_error **err)
-{
-    int r;
-    if (c->cpus && *c->cpus && (r = cg_write(dir, "cpuset.cpus", c->cpus, err)) < 0)
-        return r;
-    if (c->mems && *c->mems && (r = cg_write(dir, "cpuset.mems", c->mems, err)) < 0)
-        return r;
-    return 0;
-}
-
 static int write_io_max(const char *dir, const char *key, const struct spec_throttle_device *t,
                         size_t n, struct berth_error **err)
 {
@@ -206,25 +190,6 @@ int cgroup_v2_apply_io(const char *dir, const struct spec_block_io *b, struct be
         (r = write_io_max(dir, "riops", b->throttle_read_iops, b->n_throttle_read_iops, err)) < 0 ||
         (r = write_io_max(dir, "wiops", b->throttle_write_iops, b->n_throttle_write_iops, err)) < 0)
         return r;
-    return 0;
-}
-
-int cgroup_v2_apply_hugetlb(const char *dir, const struct spec_resources *res,
-                            struct berth_error **err)
-{
-    for (size_t i = 0; i < res->n_hugepage_limits; i++) {
-        const struct spec_hugepage_limit *h = &res->hugepage_limits[i];
-        int r = cgroup_check_page_size(h->page_size, err);
-        if (r < 0)
-            return r;
-        _cleanup_free_ char *file = xasprintf("hugetlb.%s.max", h->page_size);
-        if ((r = cg_writef(dir, file, err, "%llu", (unsigned long long)h->limit)) < 0)
-            return r;
-        _cleanup_free_ char *rsvd = xasprintf("hugetlb.%s.rsvd.max", h->page_size);
-        if (cg_exists(dir, rsvd) &&
-            (r = cg_writef(dir, rsvd, err, "%llu", (unsigned long long)h->limit)) < 0)
-            return r;
-    }
     return 0;
 }
 
