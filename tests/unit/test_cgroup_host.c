@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sched.h>
 
 #include "berth/error.h"
 #include "linux/cgroup/cgroup.h"
@@ -412,6 +413,35 @@ static void test_destroy_after_sigkill(void **state)
     assert_false(exists(path));
     waitpid(f->child, NULL, 0);
     f->child = -1;
+}
+
+static void test_clone_into_cgroup(void **state)
+{
+    need_root();
+    struct fixture *f = *state;
+    f->cg = create(NULL, f->id);
+    int fd = cgroup_clone_fd(f->cg);
+    if (cgroup_get_mode(f->cg) != CGROUP_MODE_UNIFIED) {
+        assert_int_equal(fd, -1); /* v1 hierarchies need joining anyway */
+        return;
+    }
+    assert_true(fd >= 0);
+    struct clone_args args = {
+        .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Born inside: /proc/self/cgroup names the container's directory. */
+        char buf[512] = "";
+        int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+        ssize_t n = read(cfd, buf, sizeof(buf) - 1);
+        _exit(n > 0 && strstr(buf, f->id) ? 0 : 1);
+    }
+    close(fd);
+    int status;
+    wait_child(pid, &status);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_json_roundtrip_host(void **state)
@@ -874,6 +904,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_join_signal_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_absolute_and_shared_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_after_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clone_into_cgroup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_roundtrip_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_errors, setup, teardown),
