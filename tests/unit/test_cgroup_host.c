@@ -622,6 +622,8 @@ static void test_apply_errors(void **state)
     assert_string_equal(err->msg, v2 ? "cgroup cpu.max: write \"500 100000\": Invalid argument"
                                      : "cgroup cpu.cfs_quota_us: write \"500\": Invalid argument");
     berth_error_freep(&err);
+    /* Callers that want only the code pass no error. */
+    assert_int_equal(cgroup_apply(f->cg, &res, false, NULL), -EINVAL);
 
     struct spec_memory mem = {.has_swappiness = true, .swappiness = 200};
     struct spec_resources res2 = {.memory = &mem};

@@ -16,12 +16,17 @@
 /* cgroupfs files are small; a process list is the largest thing read. */
 #define CG_READ_MAX (64u << 20)
 
+int cg_write_failed(struct berth_error **err, int r, const char *file, const char *value)
+{
+    return berth_error_set(err, r, "cgroup %s: write \"%s\"", file, value);
+}
+
 int cg_write(const char *dir, const char *file, const char *value, struct berth_error **err)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return berth_error_set(err, errno, "cgroup %s: write \"%s\"", file, value);
+        return cg_write_failed(err, errno, file, value);
     size_t len = strlen(value);
     /* cgroupfs takes a value in one write(); a short write would be a kernel refusal. */
     ssize_t w;
@@ -29,7 +34,7 @@ int cg_write(const char *dir, const char *file, const char *value, struct berth_
         w = write(fd, value, len);
     while (w < 0 && errno == EINTR);
     if (w < 0)
-        return berth_error_set(err, errno, "cgroup %s: write \"%s\"", file, value);
+        return cg_write_failed(err, errno, file, value);
     if ((size_t)w != len)
         return berth_error_set(err, EIO, "cgroup %s: write \"%s\": short write", file, value);
     return 0;
@@ -53,7 +58,9 @@ int cg_read(const char *dir, const char *file, char **out, struct berth_error **
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
     int r = fs_read_file_at(AT_FDCWD, path, CG_READ_MAX, out, NULL, err);
-    return r < 0 ? berth_error_prefix(err, "cgroup") : 0;
+    if (r < 0)
+        berth_error_prefix(err, "cgroup");
+    return r;
 }
 
 static int parse_u64(const char *s, uint64_t *out)

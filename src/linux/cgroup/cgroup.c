@@ -537,18 +537,16 @@ int cgroup_clone_fd(const struct cgroup *cg)
 static int join_all(const struct cgroup *cg, const char *what, struct berth_error **err)
 {
     for (size_t i = 0; i < cg->n_dirs; i++) {
+        int r;
         /* EINVAL: the task is still being created (TASK_NEW); it settles within moments. */
         for (int attempt = 0;; attempt++) {
-            struct berth_error *e = NULL;
-            int r = cg_write(cg->dirs[i].path, "cgroup.procs", what, &e);
-            if (r == 0)
+            r = cg_write(cg->dirs[i].path, "cgroup.procs", what, NULL);
+            if (r != -EINVAL || attempt == 5)
                 break;
-            if (r == -EINVAL && attempt < 5) {
-                berth_error_free(e);
-                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-                continue;
-            }
-            *err = e;
+            nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+        }
+        if (r < 0) {
+            cg_write_failed(err, r, "cgroup.procs", what);
             return berth_error_prefix(err, "join %s", cg->dirs[i].path);
         }
     }

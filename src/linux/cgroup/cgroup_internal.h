@@ -35,9 +35,12 @@ const struct cgroup_dir *cgroup_primary_dir(const struct cgroup *cg);
 
 /* File access. Every failure names the file (and, for writes, the value):
  * `cgroup memory.max: write "10": Invalid argument`. */
+/* Every function here takes err NULL to mean "only the code, no message". */
 int cg_write(const char *dir, const char *file, const char *value, struct berth_error **err);
 int cg_writef(const char *dir, const char *file, struct berth_error **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The message cg_write gives, for a caller that first looked at the code (r < 0). */
+int cg_write_failed(struct berth_error **err, int r, const char *file, const char *value);
 int cg_read(const char *dir, const char *file, char **out, struct berth_error **err);
 /* A number, or "max" as UINT64_MAX. */
 int cg_read_u64(const char *dir, const char *file, uint64_t *out, struct berth_error **err);

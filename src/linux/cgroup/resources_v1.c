@@ -24,19 +24,14 @@ static int write_u64(const char *dir, const char *file, uint64_t v, struct berth
 
 static int write_limit(const char *dir, int64_t limit, struct berth_error **err)
 {
-    struct berth_error *e = NULL;
-    int r = write_i64(dir, "memory.limit_in_bytes", limit, &e);
-    if (r != -EBUSY) {
-        if (r < 0)
-            *err = e;
-        return r;
-    }
-    berth_error_free(e);
+    char value[24];
+    snprintf(value, sizeof(value), "%lld", (long long)limit);
+    int r = cg_write(dir, "memory.limit_in_bytes", value, NULL);
+    if (r != -EBUSY)
+        return r < 0 ? cg_write_failed(err, r, "memory.limit_in_bytes", value) : 0;
     /* The usage is above the new limit and the kernel could not reclaim enough. */
     uint64_t usage = 0;
-    struct berth_error *ignored = NULL;
-    cg_read_u64(dir, "memory.usage_in_bytes", &usage, &ignored);
-    berth_error_free(ignored);
+    cg_read_u64(dir, "memory.usage_in_bytes", &usage, NULL);
     return berth_error_set(err, EBUSY,
                            "cgroup memory.limit_in_bytes: write \"%lld\" (current usage %llu)",
                            (long long)limit, (unsigned long long)usage);
@@ -113,15 +108,11 @@ static int write_pair(const char *dir, const char *first, const char *first_valu
     bool retry = false;
     int r;
     if (first_value) {
-        struct berth_error *e = NULL;
-        r = cg_write(dir, first, first_value, &e);
-        if (r == -EINVAL && second_value) {
+        r = cg_write(dir, first, first_value, NULL);
+        if (r == -EINVAL && second_value)
             retry = true;
-            berth_error_free(e);
-        } else if (r < 0) {
-            *err = e;
-            return r;
-        }
+        else if (r < 0)
+            return cg_write_failed(err, r, first, first_value);
     }
     if (second_value && (r = cg_write(dir, second, second_value, err)) < 0)
         return r;

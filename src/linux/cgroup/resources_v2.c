@@ -82,17 +82,11 @@ int cgroup_v2_apply_memory(const char *dir, const struct spec_memory *m, bool up
         (r = cgroup_check_memory_usage(dir, "memory.current", limit, err)) < 0)
         return r;
     /* swap == 0 with a positive total means memory+swap equals memory: no swap at all. */
-    if (swap != 0 || swap_total > 0) {
-        struct berth_error *e = NULL;
-        r = write_max(dir, "memory.swap.max", swap, &e);
-        /* Without swap accounting there is no file, and "none" or "unlimited" hold anyway. */
-        if (r == -ENOENT && (swap == -1 || swap == 0)) {
-            berth_error_free(e);
-        } else if (r < 0) {
-            *err = e;
-            return r;
-        }
-    }
+    /* Without swap accounting there is no file, and "none" or "unlimited" hold anyway. */
+    if ((swap != 0 || swap_total > 0) &&
+        !((swap == -1 || swap == 0) && !cg_exists(dir, "memory.swap.max")) &&
+        (r = write_max(dir, "memory.swap.max", swap, err)) < 0)
+        return r;
     if (limit != 0 && (r = write_max(dir, "memory.max", limit, err)) < 0)
         return r;
     if (m->has_reservation && m->reservation != 0 &&
@@ -119,17 +113,15 @@ int cgroup_v2_apply_cpu(const char *dir, const struct spec_cpu *c, struct berth_
     bool has_quota = c->has_quota && c->quota != 0;
     bool has_period = c->has_period && c->period != 0;
     bool burst_later = false;
+    char burst[24];
+    snprintf(burst, sizeof(burst), "%llu", (unsigned long long)c->burst);
     if (c->has_burst) {
         /* A burst above the current quota is refused until the new quota is in. */
-        struct berth_error *e = NULL;
-        r = cg_writef(dir, "cpu.max.burst", &e, "%llu", (unsigned long long)c->burst);
-        if (r == -EINVAL && has_quota) {
+        r = cg_write(dir, "cpu.max.burst", burst, NULL);
+        if (r == -EINVAL && has_quota)
             burst_later = true;
-            berth_error_free(e);
-        } else if (r < 0) {
-            *err = e;
-            return r;
-        }
+        else if (r < 0)
+            return cg_write_failed(err, r, "cpu.max.burst", burst);
     }
     if (has_quota || has_period) {
         char quota[24] = "max";
@@ -139,8 +131,7 @@ int cgroup_v2_apply_cpu(const char *dir, const struct spec_cpu *c, struct berth_
         unsigned long long period = has_period ? (unsigned long long)c->period : 100000;
         if ((r = cg_writef(dir, "cpu.max", err, "%s %llu", quota, period)) < 0)
             return r;
-        if (burst_later &&
-            (r = cg_writef(dir, "cpu.max.burst", err, "%llu", (unsigned long long)c->burst)) < 0)
+        if (burst_later && (r = cg_write(dir, "cpu.max.burst", burst, err)) < 0)
             return r;
     }
     if ((c->has_realtime_runtime && c->realtime_runtime != 0) ||

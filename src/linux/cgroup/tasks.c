@@ -46,14 +46,16 @@ static int collect(const char *dir, struct pid_list *l, unsigned depth, struct b
         if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         _cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
-        r = collect(sub, l, depth + 1, err);
         /* A sub-cgroup that vanished while we looked holds no processes. */
-        if (r == -ENOENT) {
-            berth_error_freep(err);
-            continue;
-        }
-        if (r < 0)
+        struct berth_error *e = NULL;
+        r = collect(sub, l, depth + 1, &e);
+        if (r < 0 && r != -ENOENT) {
+            if (err && !*err)
+                *err = TAKE_PTR(e);
+            berth_error_free(e);
             return r;
+        }
+        berth_error_free(e);
     }
     return 0;
 }
@@ -134,13 +136,9 @@ int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_error **err
 
     /* Frozen v1 tasks only die once thawed: a SIGKILL always thaws. */
     if (froze || (was_frozen && sig == SIGKILL)) {
-        struct berth_error *terr = NULL;
-        int t = cgroup_freeze(cg, false, &terr);
-        if (t < 0 && r == 0) {
-            *err = terr;
-            return t;
-        }
-        berth_error_free(terr);
+        int t = cgroup_freeze(cg, false, r == 0 ? err : NULL);
+        if (r == 0)
+            r = t;
     }
     return r;
 }
@@ -149,18 +147,12 @@ int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_error **err
 
 static bool read_u64_quiet(const char *dir, const char *file, uint64_t *out)
 {
-    struct berth_error *e = NULL;
-    int r = cg_read_u64(dir, file, out, &e);
-    berth_error_free(e);
-    return r == 0;
+    return cg_read_u64(dir, file, out, NULL) == 0;
 }
 
 static bool read_key_quiet(const char *dir, const char *file, const char *key, uint64_t *out)
 {
-    struct berth_error *e = NULL;
-    int r = cg_read_key_u64(dir, file, key, out, &e);
-    berth_error_free(e);
-    return r == 0;
+    return cg_read_key_u64(dir, file, key, out, NULL) == 0;
 }
 
 static void stats_v1(const struct cgroup *cg, struct cgroup_stats *s)

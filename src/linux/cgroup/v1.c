@@ -88,9 +88,7 @@ int cgroup_v1_freeze(const char *dir, bool frozen, struct berth_error **err)
      * rather than leave a half-frozen container. */
     for (int i = 0; i < 1000; i++) {
         if (i % 50 == 49) {
-            struct berth_error *ignored = NULL;
-            cg_write(dir, "freezer.state", "THAWED", &ignored);
-            berth_error_free(ignored);
+            cg_write(dir, "freezer.state", "THAWED", NULL);
             sleep_us(10000);
         }
         int r = cg_write(dir, "freezer.state", "FROZEN", err);
@@ -108,9 +106,7 @@ int cgroup_v1_freeze(const char *dir, bool frozen, struct berth_error **err)
             return berth_error_set(err, 0, "cgroup: %s/freezer.state: unexpected state \"%s\"", dir,
                                    state);
     }
-    struct berth_error *ignored = NULL;
-    cg_write(dir, "freezer.state", "THAWED", &ignored);
-    berth_error_free(ignored);
+    cg_write(dir, "freezer.state", "THAWED", NULL);
     return berth_error_set(err, EBUSY, "cgroup: freeze %s: tasks did not stop", dir);
 }
 

@@ -44,21 +44,13 @@ static int enable_at(const char *dir, const char *controllers, bool best_effort,
     }
     if (!*todo)
         return 0;
-    struct berth_error *e = NULL;
-    if (cg_write(dir, "cgroup.subtree_control", todo, &e) == 0)
-        return 0;
-    if (!best_effort) {
-        *err = e;
-        return berth_error_prefix(err, "enable controllers in %s", dir);
-    }
-    berth_error_free(e);
+    r = cg_write(dir, "cgroup.subtree_control", todo, best_effort ? NULL : err);
+    if (r == 0 || !best_effort)
+        return r < 0 ? berth_error_prefix(err, "enable controllers in %s", dir) : 0;
     /* One refusal (a controller this level cannot delegate) must not cost the others. */
-    for (char *save = NULL, *c = strtok_r(todo, " ", &save); c; c = strtok_r(NULL, " ", &save)) {
-        struct berth_error *ce = NULL;
-        if (cg_write(dir, "cgroup.subtree_control", c, &ce) < 0)
-            log_debug("%s: %s", dir, ce->msg);
-        berth_error_free(ce);
-    }
+    for (char *save = NULL, *c = strtok_r(todo, " ", &save); c; c = strtok_r(NULL, " ", &save))
+        if ((r = cg_write(dir, "cgroup.subtree_control", c, NULL)) < 0)
+            log_debug("%s/cgroup.subtree_control: %s: %s", dir, c, strerror(-r));
     return 0;
 }
 
@@ -151,11 +143,8 @@ int cgroup_v2_freeze(const char *dir, bool frozen, struct berth_error **err)
         if (poll(&pfd, 1, (int)(left > 100 ? 100 : left)) < 0 && errno != EINTR)
             return berth_error_set(err, errno, "cgroup: poll %s", events);
     }
-    if (frozen) {
-        struct berth_error *ignored = NULL;
-        cg_write(dir, "cgroup.freeze", "0", &ignored);
-        berth_error_free(ignored);
-    }
+    if (frozen)
+        cg_write(dir, "cgroup.freeze", "0", NULL);
     return berth_error_set(err, ETIMEDOUT, "cgroup: %s %s", frozen ? "freeze" : "thaw", dir);
 }
 
