@@ -1,0 +1,140 @@
+/* A container's cgroups through cgroupfs: cgroup v1 (one directory per mounted hierarchy), hybrid
+ * (v1 plus the cgroup2 hierarchy mounted beside it) and cgroup v2 (one directory). This module
+ * knows nothing of config.json: it takes parsed linux.resources and plain strings.
+ *
+ * The order a caller follows: cgroup_create, cgroup_apply (before any task joins: v1 cpuset and
+ * realtime budgets must be in place first), then clone3 into cgroup_clone_fd() or
+ * cgroup_join_self()/cgroup_join_pid(), and in the end cgroup_destroy. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct berth_error;
+struct spec_resources;
+
+enum cgroup_mode { CGROUP_MODE_LEGACY, CGROUP_MODE_HYBRID, CGROUP_MODE_UNIFIED };
+
+/* One statfs of /sys/fs/cgroup (and of /sys/fs/cgroup/unified when that is a tmpfs). */
+int cgroup_detect_mode(enum cgroup_mode *out, struct berth_error **err);
+/* The decision alone, from the filesystem magics (unified_magic 0: not mounted). */
+int cgroup_mode_from_magic(long root_magic, long unified_magic, enum cgroup_mode *out,
+                           struct berth_error **err);
+const char *cgroup_mode_name(enum cgroup_mode mode); /* "legacy", "hybrid", "unified" */
+
+enum cgroup_manager { CGROUP_MANAGER_CGROUPFS, CGROUP_MANAGER_SYSTEMD, CGROUP_MANAGER_DISABLED };
+
+/* --cgroup-manager: "cgroupfs" (also NULL), "systemd" or "disabled". Only cgroupfs and disabled
+ * are implemented; systemd is refused with the reason. */
+int cgroup_manager_check(const char *manager, enum cgroup_manager *out, struct berth_error **err);
+
+/* linux.cgroupsPath as runc's cgroupfs driver reads it: NULL or "" means the relative path "<id>".
+ * The result is normalised ("a//b/" -> "a/b", "/a/./b" -> "/a/b"); ".." components, an empty id
+ * and a path naming a hierarchy root ("/") are refused. */
+int cgroup_inner_path(const char *cgroups_path, const char *id, char **out,
+                      struct berth_error **err);
+
+/* Where a container's directory lies in one hierarchy. `own` is the calling process's cgroup in
+ * that hierarchy (from /proc/self/cgroup), `mount_root` the mount's root within the hierarchy
+ * (mountinfo field 4). An absolute inner path is taken from the mount's root; a relative one
+ * from the caller's own cgroup, except on a cgroup v2 host (`v2_host`), where it is taken from
+ * the parent of the caller's cgroup because the caller's own one holds processes and so can
+ * delegate no controller (runc does the same). */
+char *cgroup_dir_path(const char *mountpoint, const char *mount_root, const char *own,
+                      const char *inner, bool v2_host);
+
+/* A hierarchy this process belongs to and that is mounted. */
+struct cgroup_hierarchy {
+    char *controllers; /* as /proc/self/cgroup says: "cpu,cpuacct", "name=systemd"; "" for v2 */
+    char *mountpoint;
+    char *mount_root;
+    char *own; /* this process's cgroup in it */
+};
+/* Pair /proc/self/cgroup with /proc/self/mountinfo (both given as text, so tests can feed
+ * their own); hierarchies that are not mounted are left out. */
+int cgroup_parse_hierarchies(const char *proc_cgroup, const char *mountinfo,
+                             struct cgroup_hierarchy **out, size_t *n, struct berth_error **err);
+void cgroup_hierarchies_free(struct cgroup_hierarchy *h, size_t n);
+
+/* A container's cgroup across all hierarchies. */
+struct cgroup;
+
+/* Compute the directories and create them (mkdir -p) in every mounted hierarchy: on v1 every
+ * hierarchy this process is in, name=systemd included, and on a hybrid host the cgroup2 one
+ * too; on v2 the one directory, with the available controllers enabled in its ancestors. On v1
+ * a new cpuset directory gets its parent's cpus and mems so that tasks can join. What was
+ * created is remembered, so that cgroup_destroy removes exactly that. */
+int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
+                  struct berth_error **err);
+
+enum cgroup_mode cgroup_get_mode(const struct cgroup *cg);
+/* The container's directory in the hierarchy of `controller` ("memory", "name=systemd"; "" for
+ * the cgroup2 hierarchy), or NULL when there is none. */
+const char *cgroup_get_path(const struct cgroup *cg, const char *controller);
+
+/* On a cgroup v2 host: an O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's directory for
+ * clone3 CLONE_INTO_CGROUP, which places the child in all of its cgroups at once; the caller
+ * closes it. -1 elsewhere: on a hybrid host the child would still have to join every v1
+ * hierarchy, so cgroup_join_self is the one way in there. */
+int cgroup_clone_fd(const struct cgroup *cg);
+
+/* Move the calling process in ("0" into each cgroup.procs: cheaper than a pid from outside). */
+int cgroup_join_self(const struct cgroup *cg, struct berth_error **err);
+int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err);
+
+/* Write linux.resources (res may be NULL: only the device policy). `update` is `berth update`
+ * on a running container: the device policy is rewritten only when res carries device rules,
+ * and memory.checkBeforeUpdate is honoured. Without `update` the device policy is always
+ * installed: the config's rules in order, then berth's default allowed devices, all on top of
+ * "deny everything". Errors name the file and the value:
+ * `cgroup memory.limit_in_bytes: write "1000": Invalid argument`. */
+int cgroup_apply(const struct cgroup *cg, const struct spec_resources *res, bool update,
+                 struct berth_error **err);
+
+/* Every process of the container, its sub-cgroups included. *pids is malloc'ed. */
+int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_error **err);
+/* Signal every process. SIGKILL uses cgroup.kill where the kernel has it; otherwise the cgroup
+ * is frozen while its processes are listed and signalled, so that none escapes by forking, and
+ * afterwards left as it was (always thawed for SIGKILL, so the processes can die). */
+int cgroup_signal_all(const struct cgroup *cg, int sig, struct berth_error **err);
+/* Freeze or thaw, and wait until the kernel reports it done. */
+int cgroup_freeze(const struct cgroup *cg, bool frozen, struct berth_error **err);
+int cgroup_is_frozen(const struct cgroup *cg, bool *frozen, struct berth_error **err);
+
+/* Remove every directory cgroup_create made, deepest first, together with any sub-cgroups the
+ * container made below its own; retries for a while on EBUSY while tasks exit. Ancestors that
+ * another container still uses are left. cg stays owned by the caller. */
+int cgroup_destroy(struct cgroup *cg, struct berth_error **err);
+
+/* A small JSON object for state.json, so that later commands find the same cgroups. */
+json_t *cgroup_to_json(const struct cgroup *cg);
+int cgroup_from_json(json_t *j, struct cgroup **out, struct berth_error **err);
+void cgroup_free(struct cgroup *cg);
+
+/* `events --stats`. A has_ flag is false when the host does not provide that value. Limits
+ * read as "max" are UINT64_MAX. */
+struct cgroup_stats {
+    bool has_memory;
+    uint64_t memory_usage, memory_limit, memory_max_usage, memory_failcnt;
+    bool has_swap;
+    uint64_t swap_usage, swap_limit; /* v1: memory+swap, as memory.memsw.* */
+    bool has_cpu;
+    uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
+    uint64_t cpu_throttled_periods, cpu_throttled_ns;
+    bool has_pids;
+    uint64_t pids_current, pids_limit;
+};
+int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *out, struct berth_error **err);
+
+/* The v1 -> v2 conversions, as runc makes them. */
+/* cpu.shares [2, 262144] -> cpu.weight [1, 10000], 1024 -> 100, on a quadratic in log2; 0 is
+ * "unset" and stays 0. */
+uint64_t cgroup_cpu_shares_to_weight(uint64_t shares);
+/* blkio.weight [10, 1000] -> io.weight [1, 10000], linear; 0 stays 0. */
+uint64_t cgroup_blkio_weight_to_io_weight(uint64_t weight);
+/* OCI memory.swap (memory+swap) -> memory.swap.max. 0 means unset, -1 unlimited. */
+int cgroup_memory_swap_to_v2(int64_t memory_swap, int64_t memory, int64_t *out,
+                             struct berth_error **err);
