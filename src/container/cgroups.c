@@ -41,13 +41,13 @@ int container_cgroup_mounts(const struct cgroup *cg, struct rootfs_cgroup **out,
     if (!cg)
         return 0;
     *unified = cgroup_get_mode(cg) == CGROUP_MODE_UNIFIED;
-    const char *const *controllers;
-    const char *const *paths;
-    size_t count = cgroup_get_dirs(cg, &controllers, &paths);
+    size_t count = cgroup_dir_count(cg);
     struct rootfs_cgroup *list = xcalloc(count ? count : 1, sizeof(*list));
     for (size_t i = 0; i < count; i++) {
-        list[i].name = xstrdup(controllers[i]);
-        list[i].host_path = xstrdup(paths[i]);
+        const char *controllers, *path;
+        cgroup_dir_at(cg, i, &controllers, &path);
+        list[i].name = xstrdup(controllers);
+        list[i].host_path = xstrdup(path);
     }
     *out = list;
     *n = count;

@@ -409,6 +409,17 @@ const char *cgroup_get_path(const struct cgroup *cg, const char *controller)
     return d ? d->path : NULL;
 }
 
+size_t cgroup_dir_count(const struct cgroup *cg)
+{
+    return cg->n_dirs;
+}
+
+void cgroup_dir_at(const struct cgroup *cg, size_t i, const char **controllers, const char **path)
+{
+    *controllers = cg->dirs[i].controllers;
+    *path = cg->dirs[i].path;
+}
+
 void cgroup_free(struct cgroup *cg)
 {
     if (!cg)

@@ -75,6 +75,11 @@ enum cgroup_mode cgroup_get_mode(const struct cgroup *cg);
  * the cgroup2 hierarchy), or NULL when there is none. */
 const char *cgroup_get_path(const struct cgroup *cg, const char *controller);
 
+/* Each hierarchy the container has a directory in: its controllers ("" for cgroup2) and the
+ * directory's path, for the container's cgroup mount. */
+size_t cgroup_dir_count(const struct cgroup *cg);
+void cgroup_dir_at(const struct cgroup *cg, size_t i, const char **controllers, const char **path);
+
 /* On a cgroup v2 host: an O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's directory for
  * clone3 CLONE_INTO_CGROUP, which places the child in all of its cgroups at once; the caller
  * closes it. -1 elsewhere: on a hybrid host the child would still have to join every v1
