@@ -188,6 +188,27 @@ static int cmd_list(const struct cli_global *g, int argc, char **argv, struct be
     return 0;
 }
 
+static const struct argp pause_argp = {
+    NULL, parse_id, "CONTAINER", "Freeze every process of a container.", NULL, NULL, NULL};
+static const struct argp resume_argp = {NULL, parse_id, "CONTAINER", "Thaw a paused container.",
+                                        NULL, NULL,     NULL};
+
+static int cmd_pause(const struct cli_global *g, int argc, char **argv, struct berth_error **err)
+{
+    struct id_args a = {0};
+    cli_parse(&pause_argp, argc, argv, &a);
+    return container_pause(g->root, a.id, err);
+}
+
+static int cmd_resume(const struct cli_global *g, int argc, char **argv, struct berth_error **err)
+{
+    struct id_args a = {0};
+    cli_parse(&resume_argp, argc, argv, &a);
+    return container_resume(g->root, a.id, err);
+}
+
+const struct cli_command cli_command_pause = {"pause", "freeze a container", cmd_pause};
+const struct cli_command cli_command_resume = {"resume", "thaw a paused container", cmd_resume};
 const struct cli_command cli_command_start = {"start", "run the process of a created container",
                                               cmd_start};
 const struct cli_command cli_command_state = {"state", "print a container's state", cmd_state};

@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 struct berth_error;
+struct spec_resources;
+struct cgroup_stats;
 
 struct container_create_opts {
     const char *root; /* state root */
@@ -40,6 +42,17 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
 int container_state(const char *root, const char *id, json_t **out, struct berth_error **err);
 /* Every container under root with its state document; unreadable entries are skipped. */
 int container_list(const char *root, json_t **out, struct berth_error **err);
+
+int container_pause(const char *root, const char *id, struct berth_error **err);
+int container_resume(const char *root, const char *id, struct berth_error **err);
+/* Every process of the container (its cgroup's), as host pids. */
+int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
+                   struct berth_error **err);
+/* Write new resources into the container's cgroup (update). */
+int container_update(const char *root, const char *id, const struct spec_resources *res,
+                     struct berth_error **err);
+int container_stats(const char *root, const char *id, struct cgroup_stats *out,
+                    struct berth_error **err);
 
 /* create + start, then (unless detach) wait for the container's process, relaying signals and
  * the terminal, delete it (unless keep) and return its exit status (128+N for signal N). */

@@ -66,6 +66,16 @@ static int handle_open(const char *root, const char *id, bool lock, struct handl
     /* Holding the lock ourselves, nobody else is creating it. */
     if (lock && h->status == CONTAINER_CREATING)
         h->status = CONTAINER_STOPPED;
+    if (h->status == CONTAINER_RUNNING && h->st.cgroup) {
+        struct cgroup *cg = NULL;
+        bool frozen = false;
+        struct berth_error *e = NULL;
+        if (cgroup_from_json(h->st.cgroup, &cg, &e) == 0 &&
+            cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen)
+            h->status = CONTAINER_PAUSED;
+        berth_error_free(e);
+        cgroup_free(cg);
+    }
     return 0;
 }
 
@@ -296,4 +306,108 @@ int container_parse_signal(const char *s, int *sig, struct berth_error **err)
         }
     }
     return berth_error_set(err, 0, "unknown signal \"%s\"", s);
+}
+
+/* The container's cgroup, for the commands that need one. */
+static int need_cgroup(const struct handle *h, const char *what, struct cgroup **cg,
+                       struct berth_error **err)
+{
+    int r = open_cgroup(&h->st, cg, err);
+    if (r < 0)
+        return r;
+    if (!*cg)
+        return berth_error_set(err, 0, "%s container \"%s\": it has no cgroup", what, h->st.id);
+    return 0;
+}
+
+static int freeze(const char *root, const char *id, bool frozen, struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, true, &h, err);
+    if (r < 0)
+        return r;
+    enum container_status want = frozen ? CONTAINER_RUNNING : CONTAINER_PAUSED;
+    if (h.status != want)
+        return berth_error_set(err, 0, "cannot %s container \"%s\": it is %s",
+                               frozen ? "pause" : "resume", id, container_status_name(h.status));
+    struct cgroup *cg;
+    r = need_cgroup(&h, frozen ? "pause" : "resume", &cg, err);
+    if (r < 0)
+        return r;
+    r = cgroup_freeze(cg, frozen, err);
+    cgroup_free(cg);
+    return r;
+}
+
+int container_pause(const char *root, const char *id, struct berth_error **err)
+{
+    return freeze(root, id, true, err);
+}
+
+int container_resume(const char *root, const char *id, struct berth_error **err)
+{
+    return freeze(root, id, false, err);
+}
+
+int container_pids(const char *root, const char *id, pid_t **pids, size_t *n,
+                   struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, false, &h, err);
+    if (r < 0)
+        return r;
+    *pids = NULL;
+    *n = 0;
+    if (h.status == CONTAINER_STOPPED)
+        return 0;
+    struct cgroup *cg;
+    r = open_cgroup(&h.st, &cg, err);
+    if (r < 0)
+        return r;
+    if (!cg) {
+        /* Without a cgroup the init is all we know of. */
+        *pids = xmalloc(sizeof(pid_t));
+        (*pids)[0] = h.st.pid;
+        *n = 1;
+        return 0;
+    }
+    r = cgroup_pids(cg, pids, n, err);
+    cgroup_free(cg);
+    return r;
+}
+
+int container_update(const char *root, const char *id, const struct spec_resources *res,
+                     struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, true, &h, err);
+    if (r < 0)
+        return r;
+    if (h.status == CONTAINER_STOPPED)
+        return berth_error_set(err, 0, "cannot update container \"%s\": it is stopped", id);
+    struct cgroup *cg;
+    r = need_cgroup(&h, "update", &cg, err);
+    if (r < 0)
+        return r;
+    r = cgroup_apply(cg, res, true, err);
+    cgroup_free(cg);
+    return r;
+}
+
+int container_stats(const char *root, const char *id, struct cgroup_stats *out,
+                    struct berth_error **err)
+{
+    _cleanup_(handle_close) struct handle h;
+    int r = handle_open(root, id, false, &h, err);
+    if (r < 0)
+        return r;
+    if (h.status == CONTAINER_STOPPED)
+        return berth_error_set(err, 0, "container \"%s\" is stopped", id);
+    struct cgroup *cg;
+    r = need_cgroup(&h, "read the stats of", &cg, err);
+    if (r < 0)
+        return r;
+    r = cgroup_stats(cg, out, err);
+    cgroup_free(cg);
+    return r;
 }

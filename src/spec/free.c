@@ -48,7 +48,7 @@ void spec_process_free(struct spec_process *p)
     free(p);
 }
 
-static void resources_free(struct spec_resources *r)
+void spec_resources_free(struct spec_resources *r)
 {
     if (!r)
         return;
@@ -116,7 +116,7 @@ void spec_linux_free(struct spec_linux *l)
         free(l->devices[i].path);
     free(l->devices);
     free(l->cgroups_path);
-    resources_free(l->resources);
+    spec_resources_free(l->resources);
     free(l->rootfs_propagation);
     seccomp_free(l->seccomp);
     key_values_free(l->sysctl, l->n_sysctl);

@@ -572,3 +572,29 @@ int spec_parse_linux_json(struct spec_ctx *c, json_t *j, const struct spec_jpath
     SPEC_TRY(parse_time_offsets(c, j, p, out));
     return 0;
 }
+
+int spec_parse_resources(const char *text, size_t len, const char *origin,
+                         struct spec_resources **out, struct berth_error **err)
+{
+    struct spec_ctx c = {.origin = origin ? origin : "resources.json", .err = err};
+    json_t *j = NULL;
+    int r = spec_json_load(&c, text, len, &j);
+    if (r < 0) {
+        spec_ctx_release(&c);
+        return r;
+    }
+    /* The document is a linux.resources object on its own: parse it from a wrapper so that
+     * messages name its fields as "resources.memory.limit". */
+    json_t *wrap = json_object();
+    json_object_set_new(wrap, "resources", j);
+    struct spec_linux l = {0};
+    r = parse_resources(&c, wrap, NULL, &l);
+    json_decref(wrap);
+    spec_ctx_release(&c);
+    if (r < 0) {
+        spec_resources_free(l.resources);
+        return r;
+    }
+    *out = l.resources ? l.resources : xzalloc(sizeof(**out));
+    return 0;
+}

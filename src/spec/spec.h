@@ -340,6 +340,11 @@ void spec_process_free(struct spec_process *p);
  * back an equal struct: what config.json leaves out stays out. */
 char *spec_to_json(const struct spec *s);
 
+/* Parse a linux.resources object alone (update -r FILE). */
+int spec_parse_resources(const char *text, size_t len, const char *origin,
+                         struct spec_resources **out, struct berth_error **err);
+void spec_resources_free(struct spec_resources *r);
+
 /* Lookups. */
 const struct spec_namespace *spec_namespace_find(const struct spec *s, enum spec_ns_type t);
 const char *spec_annotation(const struct spec *s, const char *key);

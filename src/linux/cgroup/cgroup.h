@@ -131,6 +131,8 @@ struct cgroup_stats {
     uint64_t cpu_throttled_periods, cpu_throttled_ns;
     bool has_pids;
     uint64_t pids_current, pids_limit;
+    bool has_oom_kills;
+    uint64_t oom_kills; /* processes the kernel's OOM killer killed in the container */
 };
 int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *out, struct berth_error **err);
 

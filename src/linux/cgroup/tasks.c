@@ -227,5 +227,12 @@ int cgroup_stats(const struct cgroup *cg, struct cgroup_stats *out, struct berth
     if (p)
         out->has_pids = read_u64_quiet(p->path, "pids.current", &out->pids_current) &&
                         read_u64_quiet(p->path, "pids.max", &out->pids_limit);
+    const struct cgroup_dir *m = cgroup_find_dir(cg, "memory");
+    if (m)
+        out->has_oom_kills =
+            cg_read_key_u64(m->path, "memory.oom_control", "oom_kill", &out->oom_kills, NULL) == 0;
+    if (!out->has_oom_kills && u)
+        out->has_oom_kills =
+            cg_read_key_u64(u->path, "memory.events", "oom_kill", &out->oom_kills, NULL) == 0;
     return 0;
 }
