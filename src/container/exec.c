@@ -228,6 +228,9 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
         return r;
     for (unsigned i = 0; i < x->o->preserve_fds; i++)
         fcntl(3 + (int)i, F_SETFD, 0);
+    /* The runtime may exit as soon as it has answered: from here its death shows as end of
+     * file instead of a parent-death signal. */
+    prctl(PR_SET_PDEATHSIG, 0);
     r = sync_send(x->sync_fd, SYNC_CREATED, 0, -1, NULL, err);
     if (r < 0)
         return r;
@@ -277,7 +280,6 @@ _Noreturn static void child_main(struct exec_child *x)
                   NULL);
         _exit(1);
     }
-    prctl(PR_SET_PDEATHSIG, 0);
     execve(exe, x->p->args, env);
     int e = errno;
     fprintf(stderr, "berth: exec %s: %s\n", exe, strerror(e));

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 
 import pytest
@@ -58,10 +59,10 @@ def rootfs_template():
 
 
 class Result:
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out
+        self.err = err
 
     def __repr__(self):
         return f"rc={self.rc} out={self.out!r} err={self.err!r}"
@@ -80,9 +81,15 @@ class Berth:
 
     def __call__(self, *args, check=True, input=None, timeout=60, env=None, global_args=()):
         cmd = [self.binary, "--root", self.root, *global_args, *[str(a) for a in args]]
-        p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
-                           env=env)
-        r = Result(p)
+        # Output goes to files, not pipes: a detached container keeps berth's stdio open, and a
+        # pipe would never reach end of file.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(cmd, input=input, stdout=out, stderr=err, text=True,
+                               timeout=timeout, env=env,
+                               stdin=None if input is not None else subprocess.DEVNULL)
+            out.seek(0)
+            err.seek(0)
+            r = Result(p.returncode, out.read(), err.read())
         if check and r.rc != 0:
             raise AssertionError(f"{' '.join(cmd)} failed: {r}")
         return r

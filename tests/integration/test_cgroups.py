@@ -1,0 +1,91 @@
+"""The container's cgroup: pause/resume, ps, update, events, kill --all, limits enforced."""
+import json
+import os
+import time
+
+import pytest
+
+
+@pytest.fixture
+def running(berth, bundle):
+    bundle.set_args("sleep", "1000")
+    cid = berth.new_id("cg")
+    berth("run", "-d", "-b", bundle.path, cid)
+    yield cid
+    berth("delete", "--force", cid)
+
+
+def cgroup_dir(pid, controller):
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if controller in ctrls.split(","):
+                return f"/sys/fs/cgroup/{controller}{path}"
+    raise AssertionError(f"no {controller} cgroup for {pid}")
+
+
+def test_pause_resume(berth, running):
+    berth("pause", running)
+    assert berth.state(running)["status"] == "paused"
+    assert berth("pause", running, check=False).rc == 1
+    berth("resume", running)
+    assert berth.state(running)["status"] == "running"
+
+
+def test_ps(berth, running):
+    init = berth.state(running)["pid"]
+    assert json.loads(berth("ps", "--format", "json", running).out) == [init]
+    table = berth("ps", running).out.splitlines()
+    assert "PID" in table[0] and str(init) in table[1]
+
+
+def test_update_flags_and_file(berth, running, tmp_path):
+    pid = berth.state(running)["pid"]
+    berth("update", "--memory", "64m", "--pids-limit", "50", running)
+    mem = cgroup_dir(pid, "memory")
+    assert open(f"{mem}/memory.limit_in_bytes").read().strip() == str(64 << 20)
+    assert open(cgroup_dir(pid, "pids") + "/pids.max").read().strip() == "50"
+    (tmp_path / "r.json").write_text(json.dumps({"memory": {"limit": 32 << 20}}))
+    berth("update", "-r", str(tmp_path / "r.json"), running)
+    assert open(f"{mem}/memory.limit_in_bytes").read().strip() == str(32 << 20)
+    r = berth("update", "-r", "-", running, input='{"pids": {"limit": 7}}')
+    assert open(cgroup_dir(pid, "pids") + "/pids.max").read().strip() == "7"
+
+
+def test_events_stats(berth, running):
+    e = json.loads(berth("events", "--stats", running).out)
+    assert e["type"] == "stats" and e["id"] == running
+    assert e["data"]["pids"]["current"] == 1
+
+
+def test_kill_all(berth, bundle):
+    bundle.set_args("sh", "-c", "sleep 1000 & sleep 1000 & wait")
+    cid = berth.new_id()
+    berth("run", "-d", "-b", bundle.path, cid)
+    time.sleep(0.2)
+    assert len(json.loads(berth("ps", "--format", "json", cid).out)) == 3
+    berth("kill", "--all", cid, "KILL")
+    for _ in range(100):
+        if berth.state(cid)["status"] == "stopped":
+            break
+        time.sleep(0.05)
+    assert berth.state(cid)["status"] == "stopped"
+    berth("delete", cid)
+
+
+def test_pids_limit_is_enforced(berth, bundle):
+    bundle.config["linux"]["resources"]["pids"] = {"limit": 3}
+    bundle.set_args("sh", "-c", "sleep 5 & sleep 5 & sleep 5 & echo all started")
+    r = berth("run", "-b", bundle.path, berth.new_id(), check=False)
+    # sh and two sleeps fill the limit: the third fork is refused
+    assert "can't fork" in r.err, r
+    assert "all started" not in r.out
+
+
+def test_memory_limit_oom_kills(berth, bundle):
+    bundle.config["linux"]["resources"]["memory"] = {"limit": 8 << 20, "swap": 8 << 20}
+    # busybox's sh grows a string until the limit stops it
+    bundle.set_args("sh", "-c", 'x=y; while true; do x="$x$x"; done')
+    cid = berth.new_id()
+    r = berth("run", "-b", bundle.path, cid, check=False, timeout=60)
+    assert r.rc == 137, r

@@ -1,0 +1,99 @@
+"""exec: a second process inside a running container."""
+import json
+import os
+import subprocess
+
+import pytest
+
+
+@pytest.fixture
+def running(berth, bundle):
+    bundle.set_args("sleep", "1000")
+    cid = berth.new_id("exec")
+    berth("run", "-d", "-b", bundle.path, cid)
+    yield cid
+    berth("delete", "--force", cid)
+
+
+def status_of(text, key):
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{key} not in {text!r}")
+
+
+def test_exec_joins_the_container(berth, running):
+    init = berth.state(running)["pid"]
+    r = berth("exec", running, "sh", "-c", "echo $$; readlink /proc/1/ns/pid; hostname", check=False)
+    assert r.rc == 0, r
+    pid, pidns, hostname = r.out.split()
+    assert int(pid) > 1  # pid 1 is the container's own init
+    assert pidns == os.readlink(f"/proc/{init}/ns/pid")
+    assert hostname == "berth"
+
+
+def test_exec_exit_status_and_signal(berth, running):
+    assert berth("exec", running, "sh", "-c", "exit 7", check=False).rc == 7
+    assert berth("exec", running, "sh", "-c", "kill -9 $$", check=False).rc == 137
+
+
+def test_exec_user_env_cwd(berth, running):
+    r = berth("exec", "-u", "1000:1001", "-e", "FOO=bar", "--cwd", "/tmp", running,
+              "sh", "-c", 'id -u; id -g; echo $FOO; pwd')
+    assert r.out.split() == ["1000", "1001", "bar", "/tmp"]
+
+
+@pytest.mark.parametrize("user", ["", ":", "1:", "-1", "0x1", "4294967296", "1a", "root"])
+def test_exec_user_is_parsed_strictly(berth, running, user):
+    r = berth("exec", "-u", user, running, "id", check=False)
+    assert r.rc == 1
+    assert "--user" in r.err
+
+
+def test_exec_numeric_user_is_never_a_name(berth, bundle, running):
+    # An image whose passwd names a user "1000" with uid 0 must not make -u 1000 root.
+    with open(os.path.join(bundle.rootfs, "etc/passwd"), "a") as f:
+        f.write("1000:x:0:0::/:/bin/sh\n")
+    assert berth("exec", "-u", "1000", running, "id", "-u").out.strip() == "1000"
+
+
+def test_exec_cap_is_not_inheritable(berth, running):
+    out = berth("exec", "--cap", "CAP_NET_RAW", running, "cat", "/proc/self/status").out
+    assert status_of(out, "CapInh") == "0000000000000000"
+    assert int(status_of(out, "CapEff"), 16) & (1 << 13)  # CAP_NET_RAW
+
+
+def test_exec_process_is_not_dumpable_before_exec(berth, running):
+    # The exec'd program itself is dumpable again; what matters is that no host fd reached it.
+    out = berth("exec", running, "ls", "/proc/self/fd").out.split()
+    assert sorted(out) == ["0", "1", "2", "3"]  # 3 is ls's own directory
+
+
+def test_exec_refuses_stopped(berth, bundle):
+    bundle.set_args("true")
+    cid = berth.new_id()
+    berth("create", "-b", bundle.path, cid)
+    berth("start", cid)
+    for _ in range(50):
+        if berth.state(cid)["status"] == "stopped":
+            break
+    r = berth("exec", cid, "true", check=False)
+    assert r.rc == 1 and "stopped" in r.err
+    berth("delete", cid)
+
+
+def test_exec_process_file_and_pid_file(berth, running, tmp_path):
+    proc = {"args": ["sh", "-c", "echo $X"], "env": ["X=from-file"], "cwd": "/",
+            "user": {"uid": 0, "gid": 0}}
+    (tmp_path / "p.json").write_text(json.dumps(proc))
+    r = berth("exec", "-p", str(tmp_path / "p.json"), "--pid-file", str(tmp_path / "pid"),
+              running)
+    assert r.out.strip() == "from-file"
+    assert int((tmp_path / "pid").read_text()) > 0
+
+
+def test_exec_detach(berth, running, tmp_path):
+    berth("exec", "-d", "--pid-file", str(tmp_path / "pid"), running, "sleep", "30")
+    pid = int((tmp_path / "pid").read_text())
+    assert os.path.exists(f"/proc/{pid}")
+    assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")
