@@ -12,6 +12,7 @@
 #include "linux/console.h"
 #include "linux/ns.h"
 #include "linux/process.h"
+#include "linux/seccomp_filter.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -359,6 +360,21 @@ static int serve_init(struct create_job *j, struct ns_plan *plan, struct berth_e
                 m.fd = -1;
             }
             break;
+        case SYNC_SECCOMP: {
+            const struct spec_linux *l = j->spec->linux_;
+            const struct spec_seccomp *sc = l ? l->seccomp : NULL;
+            if (m.fd < 0 || !sc || !sc->listener_path) {
+                r = berth_error_set(err, EPROTO, "the init sent no seccomp listener to hand on");
+                break;
+            }
+            j->st.pid = j->pid;
+            _cleanup_free_ char *state = state_text(j, CONTAINER_CREATING);
+            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd, state,
+                                             err);
+            if (r == 0)
+                r = sync_send(j->sock, SYNC_SECCOMP_DONE, 0, -1, NULL, err);
+            break;
+        }
         case SYNC_CREATED:
             sync_msg_clear(&m);
             return 0;
