@@ -7,11 +7,11 @@
 #include "util/mem.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <errno.h>
 #include <jansson.h>
 #include <linux/seccomp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>

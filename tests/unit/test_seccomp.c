@@ -565,6 +565,21 @@ static void test_architectures(void **state)
 }
 #endif
 
+static void test_architecture_unknown_to_libseccomp(void **state)
+{
+    const char *json = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": "
+                       "[\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_LOONGARCH64\"]}";
+    if (seccomp_arch_resolve_name("loongarch64") != 0) {
+        struct seccomp_filter_prog p;
+        compile_ok(json, &p);
+        seccomp_filter_prog_clear(&p);
+        return;
+    }
+    _cleanup_free_ char *msg = build_fails(json);
+    assert_non_null(strstr(msg, "linux.seccomp.architectures[1]: libseccomp "));
+    assert_non_null(strstr(msg, "does not know SCMP_ARCH_LOONGARCH64"));
+}
+
 /* ---- flags ---- */
 
 static void test_flags(void **state)
@@ -732,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_build_ctx_and_install),
         cmocka_unit_test(test_architectures),
+        cmocka_unit_test(test_architecture_unknown_to_libseccomp),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_notify),
         cmocka_unit_test(test_notify_needs_fd),
