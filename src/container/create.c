@@ -57,6 +57,7 @@ struct create_job {
     int pidfd;
     int sock;
     int console_master;
+    struct seccomp_filter_prog seccomp;
     struct container_state st;
 };
 
@@ -94,6 +95,7 @@ static void job_free(struct create_job *j)
     free(j->bundle);
     free(j->rootfs);
     free(j->config);
+    seccomp_filter_prog_clear(&j->seccomp);
     if (j->rootfd >= 0)
         close(j->rootfd);
     if (j->dirfd >= 0)
@@ -441,6 +443,9 @@ static int create(struct create_job *j, struct berth_error **err)
     r = load_bundle(j, err);
     if (r < 0)
         return r;
+    const struct spec_linux *l = j->spec->linux_;
+    if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, &j->seccomp, err)) < 0)
+        return r;
     j->rootfd = container_root_open(o->root, true, err);
     if (j->rootfd < 0)
         return j->rootfd;
@@ -494,6 +499,7 @@ static int create(struct create_job *j, struct berth_error **err)
     }
     struct init_ctx x = {
         .spec = j->spec,
+        .seccomp = j->seccomp.insns ? &j->seccomp : NULL,
         .opts = o,
         .rootfs = j->rootfs,
         .bundle = j->bundle,

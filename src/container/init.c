@@ -244,9 +244,6 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     int r = enter_namespaces(x, err);
     if (r < 0)
         return r;
-    /* Built now so that a bad profile fails create, not start; loaded at the end. */
-    if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, seccomp, err)) < 0)
-        return r;
     r = set_hostname(s, err);
     if (r < 0)
         return r;
@@ -328,7 +325,10 @@ _Noreturn void container_init_main(struct init_ctx *x)
 {
     struct berth_error *err = NULL;
     char *exe = NULL, **env = NULL, *state = NULL;
+    /* This process's copy of the runtime's program; loading it frees it. */
     struct seccomp_filter_prog seccomp = {0};
+    if (x->seccomp)
+        seccomp = *x->seccomp;
     int r = init_run(x, &seccomp, &exe, &env, &state, &err);
     if (r < 0) {
         sync_send(x->sync_fd, SYNC_ERROR, err ? err->code : -r, -1,
