@@ -55,7 +55,7 @@ void seccomp_filter_prog_clear(struct seccomp_filter_prog *p);
 int seccomp_filter_install(scmp_filter_ctx ctx, int *notify_fd, struct berth_error **err);
 
 /* Hand a notify listener to the supervisor listening at listener_path (a unix stream socket):
- * one sendmsg carries the fd (SCM_RIGHTS) and the container process state JSON
+ * the fd goes with the first sendmsg (SCM_RIGHTS), with the container process state JSON
  * {ociVersion, fds: ["seccompFd"], pid, metadata, state}; state_json is the container's state
  * document, whose pid is the container process's as the runtime sees it. metadata may be NULL. */
 int seccomp_filter_send_listener(const char *listener_path, const char *metadata, int notify_fd,
