@@ -12,6 +12,7 @@
 #include "linux/console.h"
 #include "linux/ns.h"
 #include "linux/process.h"
+#include "linux/seccomp_filter.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -56,6 +57,7 @@ struct create_job {
     int pidfd;
     int sock;
     int console_master;
+    struct seccomp_filter_prog seccomp;
     struct container_state st;
 };
 
@@ -93,6 +95,7 @@ static void job_free(struct create_job *j)
     free(j->bundle);
     free(j->rootfs);
     free(j->config);
+    seccomp_filter_prog_clear(&j->seccomp);
     if (j->rootfd >= 0)
         close(j->rootfd);
     if (j->dirfd >= 0)
@@ -359,6 +362,21 @@ static int serve_init(struct create_job *j, struct ns_plan *plan, struct berth_e
                 m.fd = -1;
             }
             break;
+        case SYNC_SECCOMP: {
+            const struct spec_linux *l = j->spec->linux_;
+            const struct spec_seccomp *sc = l ? l->seccomp : NULL;
+            if (m.fd < 0 || !sc || !sc->listener_path) {
+                r = berth_error_set(err, EPROTO, "the init sent no seccomp listener to hand on");
+                break;
+            }
+            j->st.pid = j->pid;
+            _cleanup_free_ char *state = state_text(j, CONTAINER_CREATING);
+            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd, state,
+                                             err);
+            if (r == 0)
+                r = sync_send(j->sock, SYNC_SECCOMP_DONE, 0, -1, NULL, err);
+            break;
+        }
         case SYNC_CREATED:
             sync_msg_clear(&m);
             return 0;
@@ -425,6 +443,9 @@ static int create(struct create_job *j, struct berth_error **err)
     r = load_bundle(j, err);
     if (r < 0)
         return r;
+    const struct spec_linux *l = j->spec->linux_;
+    if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, &j->seccomp, err)) < 0)
+        return r;
     j->rootfd = container_root_open(o->root, true, err);
     if (j->rootfd < 0)
         return j->rootfd;
@@ -478,6 +499,7 @@ static int create(struct create_job *j, struct berth_error **err)
     }
     struct init_ctx x = {
         .spec = j->spec,
+        .seccomp = j->seccomp.insns ? &j->seccomp : NULL,
         .opts = o,
         .rootfs = j->rootfs,
         .bundle = j->bundle,

@@ -7,6 +7,7 @@
 #include "linux/ns.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
+#include "linux/seccomp_filter.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -210,8 +211,25 @@ static int run_create_hooks(struct init_ctx *x, struct berth_error **err)
                      state ? state : "{}", err);
 }
 
-static int init_run(struct init_ctx *x, char **exe_out, char ***env_out, char **state_out,
-                    struct berth_error **err)
+/* Load the filter now; a notify listener goes to the runtime, which hands it to listenerPath
+ * while the init waits: calls the filter notifies would otherwise block with nobody to answer. */
+static int install_seccomp(struct init_ctx *x, struct seccomp_filter_prog *prog,
+                           struct berth_error **err)
+{
+    int fd = -1;
+    int r = seccomp_filter_load(prog, prog->notify ? &fd : NULL, err);
+    seccomp_filter_prog_clear(prog);
+    if (r < 0 || fd < 0)
+        return r;
+    r = sync_send(x->sync_fd, SYNC_SECCOMP, 0, fd, NULL, err);
+    close(fd);
+    if (r < 0)
+        return r;
+    return wait_for(x->sync_fd, SYNC_SECCOMP_DONE, NULL, err);
+}
+
+static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, char **exe_out,
+                    char ***env_out, char **state_out, struct berth_error **err)
 {
     const struct spec *s = x->spec;
     const struct spec_process *p = s->process;
@@ -270,10 +288,22 @@ static int init_run(struct init_ctx *x, char **exe_out, char ***env_out, char **
     r = process_set_personality(l, err);
     if (r < 0)
         return r;
-    r = process_prepare(p, x->new_userns || x->join_fds[SPEC_NS_USER] >= 0, exe_out, env_out,
-                        err);
+    /* Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before process_prepare drops
+     * the capabilities. */
+    if (seccomp->insns && !p->no_new_privileges) {
+        r = install_seccomp(x, seccomp, err);
+        if (r < 0)
+            return r;
+    }
+    r = process_prepare(p, x->new_userns || x->join_fds[SPEC_NS_USER] >= 0, exe_out, env_out, err);
     if (r < 0)
         return r;
+    /* A listener must reach its supervisor while the runtime is still there to take it. */
+    if (seccomp->notify) {
+        r = install_seccomp(x, seccomp, err);
+        if (r < 0)
+            return r;
+    }
 
     /* Preserved fds go to the process; every other fd is closed by exec. */
     for (unsigned i = 0; i < x->opts->preserve_fds; i++)
@@ -295,7 +325,11 @@ _Noreturn void container_init_main(struct init_ctx *x)
 {
     struct berth_error *err = NULL;
     char *exe = NULL, **env = NULL, *state = NULL;
-    int r = init_run(x, &exe, &env, &state, &err);
+    /* This process's copy of the runtime's program; loading it frees it. */
+    struct seccomp_filter_prog seccomp = {0};
+    if (x->seccomp)
+        seccomp = *x->seccomp;
+    int r = init_run(x, &seccomp, &exe, &env, &state, &err);
     if (r < 0) {
         sync_send(x->sync_fd, SYNC_ERROR, err ? err->code : -r, -1,
                   err ? err->msg : "container init failed", NULL);
@@ -321,6 +355,11 @@ _Noreturn void container_init_main(struct init_ctx *x)
             fprintf(stderr, "berth: %s\n", err->msg);
             _exit(1);
         }
+    }
+    /* Last, so that as few of the runtime's own calls as possible meet the filter. */
+    if (seccomp.insns && seccomp_filter_load(&seccomp, NULL, &err) < 0) {
+        fprintf(stderr, "berth: %s\n", err->msg);
+        _exit(1);
     }
     execve(exe, s->process->args, env);
     fprintf(stderr, "berth: exec %s: %s\n", exe, strerror(errno));

@@ -9,6 +9,8 @@
 #include "linux/rootfs.h"
 #include "spec/spec.h"
 
+struct seccomp_filter_prog;
+
 struct init_ctx {
     const struct spec *spec;
     const struct container_create_opts *opts;
@@ -27,6 +29,9 @@ struct init_ctx {
     size_t n_cgroups;
     bool cgroup_unified;
     const struct cgroup *cgroup; /* NULL when cgroups are disabled */
+    /* linux.seccomp compiled by the runtime, so that neither its time nor its memory is
+     * charged to the container's cgroup; NULL without one. */
+    const struct seccomp_filter_prog *seccomp;
 };
 
 _Noreturn void container_init_main(struct init_ctx *x);

@@ -17,6 +17,8 @@ enum sync_type {
     SYNC_CONSOLE,      /* init -> runtime: fd = pty master */
     SYNC_CREATED,      /* init -> runtime: ready, about to wait for start */
     SYNC_COMMIT,       /* runtime -> init: state written; text = state JSON for start hooks */
+    SYNC_SECCOMP,      /* init -> runtime: fd = seccomp notify listener, for listenerPath */
+    SYNC_SECCOMP_DONE, /* runtime -> init: the listener has it */
 };
 
 struct sync_msg {

@@ -1,0 +1,207 @@
+"""linux.seccomp end to end: the container's process meets the filter, and a notify listener
+reaches the supervisor at listenerPath with the container process state."""
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import threading
+
+import pytest
+
+SIGSYS_EXIT = 128 + 31
+
+# struct seccomp_notif is 80 bytes, struct seccomp_notif_resp 24: _IOWR('!', 0/1, ...)
+NOTIF_RECV = 0xC0502100
+NOTIF_SEND = 0xC0182101
+
+
+def _native_syscalls():
+    """Every system call name libseccomp knows for this machine."""
+    lib = ctypes.CDLL("libseccomp.so.2")
+    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
+    lib.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
+    libc = ctypes.CDLL(None)
+    names = []
+    for nr in range(1024):
+        p = lib.seccomp_syscall_resolve_num_arch(0, nr)
+        if p:
+            names.append(ctypes.string_at(p).decode())
+            libc.free(ctypes.c_void_p(p))
+    return names
+
+
+def _run(berth, bundle, seccomp, *args, nnp=True):
+    bundle.config["linux"]["seccomp"] = seccomp
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    bundle.set_args(*args)
+    return berth("run", "--bundle", bundle.path, berth.new_id(), check=False)
+
+
+MKDIR = ["/bin/mkdir", "/tmp/made-here"]
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_errno_ret_denies_mkdir(berth, bundle, nnp):
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": errno.EACCES}],
+    }
+    r = _run(berth, bundle, profile, *MKDIR, nnp=nnp)
+    assert r.rc == 1, r
+    assert "Permission denied" in r.err, r
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "made-here"))
+
+
+def test_without_filter_mkdir_works(berth, bundle):
+    bundle.set_args(*MKDIR)
+    r = berth("run", "--bundle", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 0, r
+    assert os.path.isdir(os.path.join(bundle.rootfs, "tmp", "made-here"))
+
+
+@pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS"])
+def test_kill_is_sigsys(berth, bundle, action):
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": action}],
+    }
+    r = _run(berth, bundle, profile, *MKDIR)
+    assert r.rc == SIGSYS_EXIT, r
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_default_errno_ret(berth, bundle, nnp):
+    """Everything allowed by name except mkdir, which falls to the default action."""
+    allowed = [n for n in _native_syscalls() if n not in ("mkdir", "mkdirat")]
+    assert len(allowed) > 300
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": errno.EXDEV,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}],
+    }
+    r = _run(berth, bundle, profile, "/bin/sh", "-c", "echo before; mkdir /tmp/x")
+    assert r.rc == 1, r
+    assert r.out == "before\n", r
+    assert "Invalid cross-device link" in r.err, r
+
+
+def test_bad_profile_fails_create(berth, bundle):
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 1}],
+    }
+    r = _run(berth, bundle, profile, *MKDIR)
+    assert r.rc != 0, r
+    assert "linux.seccomp.syscalls[0]: SCMP_ACT_KILL takes no errno return value" in r.err, r
+
+
+class Listener:
+    """A seccomp supervisor: takes the listener fd and fails every notified call ENOTBLK."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        self.sock.settimeout(60)
+        self.message = None
+        self.calls = []
+        self.error = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                data, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+                while True:
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    data += more
+                self.message = json.loads(data)
+                assert len(fds) == 1
+                self._answer(fds[0])
+        except Exception as e:  # reported by the test
+            self.error = e
+
+    def _answer(self, fd):
+        try:
+            while not self.stop.is_set():
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                req = bytearray(80)
+                try:
+                    fcntl.ioctl(fd, NOTIF_RECV, req, True)
+                except OSError as e:
+                    if e.errno == errno.ENOENT:  # the caller went away meanwhile
+                        continue
+                    raise
+                nid, pid, _, nr = struct.unpack_from("=QIIi", req)
+                self.calls.append((pid, nr))
+                resp = bytearray(struct.pack("=QqiI", nid, 0, -errno.ENOTBLK, 0))
+                try:
+                    fcntl.ioctl(fd, NOTIF_SEND, resp, True)
+                except OSError as e:
+                    if e.errno != errno.ENOENT:
+                        raise
+        finally:
+            os.close(fd)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+def test_notify_reaches_listener(berth, bundle, tmp_path):
+    path = str(tmp_path / "listener.sock")
+    listener = Listener(path)
+    try:
+        cid = berth.new_id()
+        bundle.config["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path,
+            "listenerMetadata": "meta-1",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+        }
+        bundle.set_args(*MKDIR)
+        r = berth("run", "--bundle", bundle.path, cid, check=False)
+    finally:
+        listener.close()
+    assert listener.error is None, listener.error
+    assert r.rc == 1, r
+    assert "Block device required" in r.err, r
+    m = listener.message
+    assert m["ociVersion"]
+    assert m["fds"] == ["seccompFd"]
+    assert m["metadata"] == "meta-1"
+    assert m["state"]["id"] == cid
+    assert m["state"]["status"] == "creating"
+    assert m["state"]["bundle"] == bundle.path
+    assert m["pid"] > 0 and m["pid"] == m["state"]["pid"]
+    # the notified call came from the container's process, whose pid the state named
+    assert listener.calls, "no notification arrived"
+    assert all(pid == m["pid"] for pid, _ in listener.calls), listener.calls
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "made-here"))
+
+
+def test_notify_without_listener_fails_create(berth, bundle, tmp_path):
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": str(tmp_path / "nobody.sock"),
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    bundle.set_args(*MKDIR)
+    r = berth("run", "--bundle", bundle.path, berth.new_id(), check=False)
+    assert r.rc != 0, r
+    assert "nobody.sock: connect: No such file or directory" in r.err, r
