@@ -1,6 +1,7 @@
 #include "linux/console.h"
 #include "berth/error.h"
 #include "linux/devices.h"
+#include "linux/label.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 #include "util/path.h"
@@ -52,8 +53,11 @@ int console_open_pty(int rootfd, int *master, int *peer, struct berth_error **er
     return 0;
 }
 
-int console_bind(int rootfd, int peer, struct berth_error **err)
+int console_bind(int rootfd, int peer, const char *label, struct berth_error **err)
 {
+    /* Labelled before the bind, so the container never sees it unlabelled. */
+    if (label_file_fd(peer, label, err) < 0)
+        return berth_error_prefix(err, "console");
     _cleanup_close_ int devfd = path_mkdir_in_root(rootfd, "/dev", 0755, err);
     if (devfd < 0)
         return berth_error_prefix(err, "console");

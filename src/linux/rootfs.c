@@ -496,7 +496,7 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
             if (r < 0)
                 return r;
         }
-        r = console_bind(c->rootfd, c->console_peer, err);
+        r = console_bind(c->rootfd, c->console_peer, c->mount_label, err);
         if (r < 0)
             return r;
     }
