@@ -39,3 +39,4 @@ CLI_COMMAND(delete);
 CLI_COMMAND(list);
 CLI_COMMAND(spec);
 CLI_COMMAND(features);
+CLI_COMMAND(label);
