@@ -19,6 +19,7 @@
 
 #include "berth/error.h"
 #include "linux/label.h"
+#include "linux/mnt.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -526,6 +527,29 @@ static void test_allocate_options(void **state)
 
 /* ------------------------------------------------------------------ relabel */
 
+/* The bind options that ask for a relabel are options, not filesystem data. */
+static void test_relabel_options(void **state)
+{
+    struct berth_error *err = NULL;
+    struct mnt_opts o;
+    char *z[] = {"rbind", "z", "ro", NULL};
+    assert_int_equal(mnt_parse_options(z, "mounts[0]", &o, &err), 0);
+    assert_true(o.relabel_shared);
+    assert_false(o.relabel_private);
+    assert_null(o.data);
+    mnt_opts_clear(&o);
+    char *Z[] = {"Z", "bind", NULL};
+    assert_int_equal(mnt_parse_options(Z, "mounts[0]", &o, &err), 0);
+    assert_false(o.relabel_shared);
+    assert_true(o.relabel_private);
+    assert_null(o.data);
+    mnt_opts_clear(&o);
+    char *both[] = {"bind", "z", "Z", NULL};
+    assert_int_equal(mnt_parse_options(both, "mounts[2]", &o, &err), -EINVAL);
+    assert_string_equal(err->msg, "mounts[2].options: \"z\" and \"Z\" cannot both be given");
+    berth_error_freep(&err);
+}
+
 static void test_relabel_refused(void **state)
 {
     static const char *const system[] = {
@@ -807,21 +831,14 @@ static void test_process_labels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mount_data),
-        cmocka_unit_test(test_mount_types),
-        cmocka_unit_test(test_parse_valid),
-        cmocka_unit_test(test_parse_invalid),
-        cmocka_unit_test(test_shared_and_pair),
-        cmocka_unit_test(test_check_spec),
-        cmocka_unit_test(test_options),
-        cmocka_unit_test(test_read_contexts),
-        cmocka_unit_test(test_allocate_unique),
-        cmocka_unit_test(test_allocate_options),
-        cmocka_unit_test(test_relabel_refused),
-        cmocka_unit_test(test_relabel_tree),
-        cmocka_unit_test(test_file_labels),
-        cmocka_unit_test(test_process_labels),
-        cmocka_unit_test(test_relabel_stops_at_mounts),
+        cmocka_unit_test(test_mount_data),      cmocka_unit_test(test_mount_types),
+        cmocka_unit_test(test_parse_valid),     cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_shared_and_pair), cmocka_unit_test(test_check_spec),
+        cmocka_unit_test(test_options),         cmocka_unit_test(test_read_contexts),
+        cmocka_unit_test(test_allocate_unique), cmocka_unit_test(test_allocate_options),
+        cmocka_unit_test(test_relabel_options), cmocka_unit_test(test_relabel_refused),
+        cmocka_unit_test(test_relabel_tree),    cmocka_unit_test(test_file_labels),
+        cmocka_unit_test(test_process_labels),  cmocka_unit_test(test_relabel_stops_at_mounts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
