@@ -576,13 +576,13 @@ static int check_relabel_path(const char *path, const char *passwd, struct berth
     _cleanup_free_ char *clean = path_clean(path);
     for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++)
         if (strcmp(clean, system_dirs[i]) == 0)
-            return berth_error_set(err, EPERM,
+            return berth_error_set(err, 0,
                                    "relabel %s: refused: %s is a system directory, and giving "
                                    "it a container's label would break the host",
                                    path, clean);
     _cleanup_free_ char *user = home_owner(clean, passwd ? passwd : "/etc/passwd");
     if (user)
-        return berth_error_set(err, EPERM,
+        return berth_error_set(err, 0,
                                "relabel %s: refused: %s is the home directory of user \"%s\"", path,
                                clean, user);
     return 0;
