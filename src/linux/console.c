@@ -3,6 +3,7 @@
 #include "linux/devices.h"
 #include "linux/label.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/path.h"
 
@@ -55,9 +56,20 @@ int console_open_pty(int rootfd, int *master, int *peer, struct berth_error **er
 
 int console_bind(int rootfd, int peer, const char *label, struct berth_error **err)
 {
-    /* Labelled before the bind, so the container never sees it unlabelled. */
-    if (label_file_fd(peer, label, err) < 0)
+    /* Labelled before the bind, so the container never sees it unlabelled. A policy may refuse
+     * the label on a devpts that is not the container's own (no context= mount): the pty keeps
+     * the label the policy gave it, which is the policy's call. */
+    struct berth_error *lerr = NULL;
+    int r = label_file_fd(peer, label, &lerr);
+    if (r == -EACCES) {
+        log_warn("console: %s: the pty keeps its label", lerr->msg);
+        berth_error_free(lerr);
+    } else if (r < 0) {
+        if (err && !*err)
+            *err = TAKE_PTR(lerr);
+        berth_error_free(lerr);
         return berth_error_prefix(err, "console");
+    }
     _cleanup_close_ int devfd = path_mkdir_in_root(rootfd, "/dev", 0755, err);
     if (devfd < 0)
         return berth_error_prefix(err, "console");
