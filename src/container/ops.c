@@ -220,12 +220,17 @@ static void release_labels(const char *root, const char *id, json_t *labels)
 {
     const char *key;
     json_t *v;
+    unsigned done_lo = 0, done_hi = 0; /* the process and mount labels share their pair */
     json_object_foreach(labels, key, v)
     {
         const char *label = json_string_value(v);
         unsigned lo, hi;
         struct berth_error *e = NULL;
-        if (!label_mcs_pair(label, &lo, &hi) || pair_in_use(root, id, lo, hi))
+        if (!label_mcs_pair(label, &lo, &hi) || (lo == done_lo && hi == done_hi))
+            continue;
+        done_lo = lo;
+        done_hi = hi;
+        if (pair_in_use(root, id, lo, hi))
             continue;
         if (label_release(root, label, &e) < 0)
             log_warn("container \"%s\": %s", id, e->msg);
