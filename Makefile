@@ -7,7 +7,7 @@ PY ?= /usr/bin/python3
 DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev \
 	libcmocka-dev busybox-static python3-pytest strace
 
-.PHONY: all deps build demo check unit integration sanitize clean install
+.PHONY: all deps build demo check unit integration sanitize vm-lane clean install
 
 all: build
 
@@ -28,6 +28,10 @@ unit: build
 
 integration: build
 	BERTH=$(abspath $(BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+# SELinux labels under a real SELinux kernel (../shared/vm-lane, QEMU), permissive and enforcing.
+vm-lane: build
+	tests/vm/run-lane $(BUILD)/berth
 
 $(SAN_BUILD)/build.ninja:
 	meson setup $(SAN_BUILD) -Dstatic_bin=false -Db_sanitize=address,undefined \

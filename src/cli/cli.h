@@ -46,3 +46,4 @@ CLI_COMMAND(ps);
 CLI_COMMAND(update);
 CLI_COMMAND(events);
 CLI_COMMAND(features);
+CLI_COMMAND(label);

@@ -15,7 +15,7 @@ static const struct cli_command *const commands[] = {
     &cli_command_state,  &cli_command_kill,   &cli_command_delete,
     &cli_command_list,   &cli_command_spec,   &cli_command_features, &cli_command_exec,
     &cli_command_pause,  &cli_command_resume, &cli_command_ps,       &cli_command_update,
-    &cli_command_events,
+    &cli_command_events, &cli_command_label,
 };
 
 enum {

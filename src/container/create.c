@@ -10,6 +10,7 @@
 #include "container/sync.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/console.h"
+#include "linux/label.h"
 #include "linux/ns.h"
 #include "linux/process.h"
 #include "linux/seccomp_filter.h"
@@ -161,6 +162,9 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
         if (r < 0)
             return r;
     }
+    r = label_check_spec(s, err);
+    if (r < 0)
+        return berth_error_prefix(err, "%s", origin);
     return 0;
 }
 
@@ -424,6 +428,15 @@ static json_t *hooks_record(const struct spec *s)
     return o;
 }
 
+/* The labels whose MCS pair delete gives back. */
+static json_t *label_record(const struct spec *s)
+{
+    const char *p = s->process->selinux_label, *m = s->linux_ ? s->linux_->mount_label : NULL;
+    if ((!p || !*p) && (!m || !*m))
+        return NULL;
+    return json_pack("{s:s?, s:s?}", "process", p, "mount", m);
+}
+
 static json_t *annotations_json(const struct spec *s)
 {
     if (!s->n_annotations)
@@ -464,6 +477,7 @@ static int create(struct create_job *j, struct berth_error **err)
     st->owner = xstrdup("");
     st->annotations = annotations_json(j->spec);
     st->hooks = hooks_record(j->spec);
+    st->label = label_record(j->spec);
 
     if (mkfifoat(j->dirfd, CONTAINER_EXEC_FIFO, 0600) < 0)
         return berth_error_set(err, errno, "create %s", CONTAINER_EXEC_FIFO);

@@ -4,6 +4,7 @@
 #include "container/sync.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/console.h"
+#include "linux/label.h"
 #include "linux/ns.h"
 #include "linux/process.h"
 #include "linux/rootfs.h"
@@ -183,9 +184,17 @@ static int join_session_keyring(const struct init_ctx *x, struct berth_error **e
     if (x->opts->no_new_keyring)
         return 0;
     _cleanup_free_ char *name = xasprintf("_ses.%s", x->opts->id);
+    /* The keyring is created with the container's label, and the next ones are not. */
+    const char *label = x->spec->process->selinux_label;
+    bool labelled = label && *label && label_selinux_enabled();
+    if (labelled && label_set_keycreate(label, err) < 0)
+        return berth_error_prefix(err, "join a new session keyring");
+    int r = 0;
     if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS)
-        return berth_error_set(err, errno, "join a new session keyring");
-    return 0;
+        r = berth_error_set(err, errno, "join a new session keyring");
+    if (labelled && label_set_keycreate(NULL, r < 0 ? NULL : err) < 0 && r == 0)
+        r = berth_error_prefix(err, "join a new session keyring");
+    return r;
 }
 
 static bool has_hooks(const struct spec *s, enum spec_hook_kind k)
@@ -325,6 +334,8 @@ _Noreturn void container_init_main(struct init_ctx *x)
 {
     struct berth_error *err = NULL;
     char *exe = NULL, **env = NULL, *state = NULL;
+    /* Asked while the host's /sys is still in view. */
+    bool selinux = label_selinux_enabled();
     /* This process's copy of the runtime's program; loading it frees it. */
     struct seccomp_filter_prog seccomp = {0};
     if (x->seccomp)
@@ -355,6 +366,11 @@ _Noreturn void container_init_main(struct init_ctx *x)
             fprintf(stderr, "berth: %s\n", err->msg);
             _exit(1);
         }
+    }
+    /* After the hooks: a child forked before this would inherit the label. */
+    if (selinux && label_set_exec(s->process->selinux_label, &err) < 0) {
+        fprintf(stderr, "berth: %s\n", err->msg);
+        _exit(1);
     }
     /* Last, so that as few of the runtime's own calls as possible meet the filter. */
     if (seccomp.insns && seccomp_filter_load(&seccomp, NULL, &err) < 0) {

@@ -4,6 +4,7 @@
 #include "container/hooks.h"
 #include "container/state.h"
 #include "linux/cgroup/cgroup.h"
+#include "linux/label.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -199,6 +200,54 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
     return 0;
 }
 
+/* Whether another container under root records a label with this MCS pair (engines may give
+ * one label to several containers, as a pod's). */
+static bool pair_in_use(const char *root, const char *id, unsigned lo, unsigned hi)
+{
+    _cleanup_closedir_ DIR *d = opendir(root);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, id) == 0)
+            continue;
+        _cleanup_(handle_close) struct handle h;
+        struct berth_error *e = NULL;
+        int r = handle_open(root, de->d_name, false, &h, &e);
+        berth_error_free(e);
+        const char *key;
+        json_t *v;
+        unsigned a, b;
+        if (r == 0 && h.st.label)
+            json_object_foreach(h.st.label, key, v)
+            {
+                if (label_mcs_pair(json_string_value(v), &a, &b) && a == lo && b == hi)
+                    return true;
+            }
+    }
+    return false;
+}
+
+static void release_labels(const char *root, const char *id, json_t *labels)
+{
+    const char *key;
+    json_t *v;
+    unsigned done_lo = 0, done_hi = 0; /* the process and mount labels share their pair */
+    json_object_foreach(labels, key, v)
+    {
+        const char *label = json_string_value(v);
+        unsigned lo, hi;
+        struct berth_error *e = NULL;
+        if (!label_mcs_pair(label, &lo, &hi) || (lo == done_lo && hi == done_hi))
+            continue;
+        done_lo = lo;
+        done_hi = hi;
+        if (pair_in_use(root, id, lo, hi))
+            continue;
+        if (label_release(root, label, &e) < 0)
+            log_warn("container \"%s\": %s", id, e->msg);
+        berth_error_free(e);
+    }
+}
+
 int container_delete(const char *root, const char *id, bool force, struct berth_error **err)
 {
     _cleanup_(handle_close) struct handle h;
@@ -240,7 +289,10 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
         hooks_run_warn(hooks, n, "poststop", state);
     }
     hooks_free_array(hooks, n);
-    return fs_remove_tree_at(h.rootfd, id, err);
+    r = fs_remove_tree_at(h.rootfd, id, err);
+    if (r == 0 && h.st.label)
+        release_labels(root, id, h.st.label);
+    return r;
 }
 
 int container_state(const char *root, const char *id, json_t **out, struct berth_error **err)

@@ -155,6 +155,8 @@ int container_state_write(int dirfd, const struct container_state *st, struct be
         json_object_set(o, "hooks", st->hooks);
     if (st->cgroup)
         json_object_set(o, "cgroup", st->cgroup);
+    if (st->label)
+        json_object_set(o, "label", st->label);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     int r = fs_write_file_atomic_at(dirfd, CONTAINER_STATE_FILE, text, strlen(text), 0600, err);
@@ -195,6 +197,7 @@ int container_state_read(int dirfd, const char *id, struct container_state *st,
     st->annotations = json_incref(json_object_get(o, "annotations"));
     st->hooks = json_incref(json_object_get(o, "hooks"));
     st->cgroup = json_incref(json_object_get(o, "cgroup"));
+    st->label = json_incref(json_object_get(o, "label"));
     json_decref(o);
     return 0;
 }
@@ -211,6 +214,7 @@ void container_state_clear(struct container_state *st)
     json_decref(st->annotations);
     json_decref(st->hooks);
     json_decref(st->cgroup);
+    json_decref(st->label);
     memset(st, 0, sizeof(*st));
 }
 

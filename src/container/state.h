@@ -29,6 +29,7 @@ struct container_state {
     json_t *annotations; /* object or NULL */
     json_t *hooks;       /* {"poststart": [...], "poststop": [...]} or NULL */
     json_t *cgroup;      /* the cgroup manager's record, or NULL */
+    json_t *label;       /* {"process": ..., "mount": ...}: SELinux labels to release, or NULL */
 };
 
 #define CONTAINER_EXEC_FIFO  "exec.fifo"

@@ -1,7 +1,9 @@
 #include "linux/console.h"
 #include "berth/error.h"
 #include "linux/devices.h"
+#include "linux/label.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/path.h"
 
@@ -52,8 +54,22 @@ int console_open_pty(int rootfd, int *master, int *peer, struct berth_error **er
     return 0;
 }
 
-int console_bind(int rootfd, int peer, struct berth_error **err)
+int console_bind(int rootfd, int peer, const char *label, struct berth_error **err)
 {
+    /* Labelled before the bind, so the container never sees it unlabelled. A policy may refuse
+     * the label on a devpts that is not the container's own (no context= mount): the pty keeps
+     * the label the policy gave it, which is the policy's call. */
+    struct berth_error *lerr = NULL;
+    int r = label_file_fd(peer, label, &lerr);
+    if (r == -EACCES) {
+        log_warn("console: %s: the pty keeps its label", lerr->msg);
+        berth_error_free(lerr);
+    } else if (r < 0) {
+        if (err && !*err)
+            *err = TAKE_PTR(lerr);
+        berth_error_free(lerr);
+        return berth_error_prefix(err, "console");
+    }
     _cleanup_close_ int devfd = path_mkdir_in_root(rootfd, "/dev", 0755, err);
     if (devfd < 0)
         return berth_error_prefix(err, "console");

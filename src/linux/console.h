@@ -10,8 +10,9 @@ struct berth_error;
  * through TIOCGPTPEER: no path lookup of /dev/pts/N that an image could redirect. */
 int console_open_pty(int rootfd, int *master, int *peer, struct berth_error **err);
 
-/* Bind the peer over the rootfs's /dev/console, creating it as an empty file if missing. */
-int console_bind(int rootfd, int peer, struct berth_error **err);
+/* Bind the peer over the rootfs's /dev/console, creating it as an empty file if missing; the
+ * peer gets the SELinux label first (NULL: none). */
+int console_bind(int rootfd, int peer, const char *label, struct berth_error **err);
 
 int console_set_size(int fd, uint32_t height, uint32_t width, struct berth_error **err);
 

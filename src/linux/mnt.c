@@ -20,6 +20,8 @@ static const struct option_def {
     enum opt_kind kind;
     unsigned long value;
 } option_table[] = {
+    /* Sorted by strcmp, for the binary search: capitals first. */
+    {"Z", OPT_EXT, EXT_RELABEL_PRIVATE},
     {"async", OPT_CLEAR, MS_SYNCHRONOUS},
     {"atime", OPT_CLEAR, MS_NOATIME},
     {"bind", OPT_SET, MS_BIND},
@@ -73,7 +75,6 @@ static const struct option_def {
     {"tmpcopyup", OPT_EXT, EXT_TMPCOPYUP},
     {"unbindable", OPT_PROP, MS_UNBINDABLE},
     {"z", OPT_EXT, EXT_RELABEL_SHARED},
-    {"Z", OPT_EXT, EXT_RELABEL_PRIVATE},
 };
 
 static const struct option_def *find_option(const char *name)

@@ -2,6 +2,7 @@
 #include "berth/error.h"
 #include "linux/console.h"
 #include "linux/devices.h"
+#include "linux/label.h"
 #include "linux/mnt.h"
 #include "linux/ns.h"
 #include "util/cleanup.h"
@@ -243,6 +244,11 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
             return berth_error_set(err, 0, "mounts[%zu].source: \"%s\" does not exist", i, src);
         return berth_error_set(err, errno, "mounts[%zu].source: open %s", i, src);
     }
+    if (o->relabel_shared || o->relabel_private) {
+        int r = label_relabel_fd(srcfd, src, c->mount_label, o->relabel_shared, NULL, err);
+        if (r < 0)
+            return berth_error_prefix(err, "mounts[%zu]", i);
+    }
     bool src_dir = fd_is_dir(srcfd), existed;
     _cleanup_close_ int target = open_target(c, dest, src_dir, &existed, err);
     if (target < 0)
@@ -348,7 +354,19 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
         flags &= ~MS_RDONLY;
     char tpath[32];
     const char *source = m->source ? m->source : type;
-    if (mount(source, path_fd(target, tpath), type, flags, data) < 0) {
+    bool mqueue = strcmp(type, "mqueue") == 0;
+    _cleanup_free_ char *ldata = c->mount_label && *c->mount_label &&
+                                         label_mount_takes_context(type) && label_selinux_enabled()
+                                     ? label_mount_data(data, c->mount_label)
+                                     : NULL;
+    int mr = mount(source, path_fd(target, tpath), type, flags, ldata ? ldata : data);
+    if (mr < 0 && ldata && mqueue) {
+        /* mqueue refuses context=: it is mounted bare and its root labelled below. */
+        mr = mount(source, tpath, type, flags, data);
+        free(ldata);
+        ldata = NULL;
+    }
+    if (mr < 0) {
         int e = errno;
         if (e == EPERM && strcmp(type, "sysfs") == 0 && !c->new_netns) {
             /* A fresh sysfs is refused outside a new network namespace: show the host's,
@@ -363,7 +381,13 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
                 mnt_move(tree, target) == 0)
                 return 0;
         }
-        return mount_fail(err, e, type, source, dest, flags, NULL);
+        _cleanup_free_ char *why = ldata ? xasprintf("with data %s", ldata) : NULL;
+        return mount_fail(err, e, type, source, dest, flags, why);
+    }
+    if (mqueue && !ldata) {
+        _cleanup_close_ int root = reopen(c, dest, err);
+        if (root < 0 || label_file_fd(root, c->mount_label, err) < 0)
+            return berth_error_prefix(err, "mounts[%zu]: label the mqueue mount %s", i, dest);
     }
     struct mnt_opts rest = *o;
     return after_mount(c, dest, &rest, defer && (o->flags & MS_RDONLY), err);
@@ -531,7 +555,7 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
             if (r < 0)
                 return r;
         }
-        r = console_bind(c->rootfd, c->console_peer, err);
+        r = console_bind(c->rootfd, c->console_peer, c->mount_label, err);
         if (r < 0)
             return r;
     }
@@ -569,6 +593,8 @@ static int mask_paths(struct rootfs_ctx *c, struct berth_error **err)
         return null;
     char npath[32], tpath[32];
     path_fd(null, npath);
+    _cleanup_free_ char *tmpfs_data = label_mount_data(
+        "nr_blocks=1,nr_inodes=1", label_selinux_enabled() ? c->mount_label : NULL);
     for (size_t i = 0; paths[i]; i++) {
         struct berth_error *local = NULL;
         _cleanup_close_ int fd = path_open_in_root(c->rootfd, paths[i], O_PATH, 0, &local);
@@ -580,7 +606,7 @@ static int mask_paths(struct rootfs_ctx *c, struct berth_error **err)
         }
         int rr;
         if (fd_is_dir(fd))
-            rr = mount("tmpfs", path_fd(fd, tpath), "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=1");
+            rr = mount("tmpfs", path_fd(fd, tpath), "tmpfs", MS_RDONLY, tmpfs_data);
         else
             rr = mount(npath, path_fd(fd, tpath), NULL, MS_BIND, NULL);
         if (rr < 0)
