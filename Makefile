@@ -46,7 +46,7 @@ sanitize: $(SAN_BUILD)/build.ninja
 		tests/integration
 
 check: deps
-	$(MAKE) build unit integration sanitize
+	$(MAKE) build unit integration sanitize vm-lane
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
