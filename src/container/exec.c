@@ -9,8 +9,10 @@
 #include "container/sync.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/console.h"
+#include "linux/label.h"
 #include "linux/ns.h"
 #include "linux/process.h"
+#include "linux/seccomp_filter.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -181,7 +183,28 @@ struct exec_child {
     int sync_fd;
     int ns_fds[SPEC_NS_TYPES];
     const struct cgroup *cg; /* join it from inside (v1), or NULL */
+    struct seccomp_filter_prog seccomp; /* the container's filter, compiled by the runtime */
+    bool selinux;
 };
+
+/* The container's filter, as its init has it. A notify listener goes to the runtime, which
+ * hands it to listenerPath while this process waits. */
+static int load_seccomp(struct exec_child *x, struct berth_error **err)
+{
+    int fd = -1;
+    int r = seccomp_filter_load(&x->seccomp, x->seccomp.notify ? &fd : NULL, err);
+    x->seccomp.insns = NULL;
+    if (r < 0 || fd < 0)
+        return r;
+    r = sync_send(x->sync_fd, SYNC_SECCOMP, 0, fd, NULL, err);
+    close(fd);
+    if (r < 0)
+        return r;
+    struct sync_msg m;
+    r = sync_expect(x->sync_fd, SYNC_SECCOMP_DONE, &m, err);
+    sync_msg_clear(&m);
+    return r;
+}
 
 static int child_run(struct exec_child *x, char **exe, char ***env, struct berth_error **err)
 {
@@ -223,7 +246,13 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
         if (r < 0)
             return r;
     }
-    int r = process_prepare(p, x->ns_fds[SPEC_NS_USER] >= 0, exe, env, err);
+    /* Without no_new_privs only a process that still has CAP_SYS_ADMIN may load a filter: then
+     * it goes in before the capabilities are dropped, as for the init. */
+    int r = 0;
+    if (x->seccomp.insns && (!p->no_new_privileges || x->seccomp.notify))
+        r = load_seccomp(x, err);
+    if (r == 0)
+        r = process_prepare(p, x->ns_fds[SPEC_NS_USER] >= 0, exe, env, err);
     if (r < 0)
         return r;
     for (unsigned i = 0; i < x->o->preserve_fds; i++)
@@ -280,6 +309,14 @@ _Noreturn static void child_main(struct exec_child *x)
                   NULL);
         _exit(1);
     }
+    if (x->selinux && label_set_exec(x->p->selinux_label, &err) < 0) {
+        fprintf(stderr, "berth: %s\n", err->msg);
+        _exit(126);
+    }
+    if (x->seccomp.insns && seccomp_filter_load(&x->seccomp, NULL, &err) < 0) {
+        fprintf(stderr, "berth: %s\n", err->msg);
+        _exit(126);
+    }
     execve(exe, x->p->args, env);
     int e = errno;
     fprintf(stderr, "berth: exec %s: %s\n", exe, strerror(e));
@@ -306,6 +343,7 @@ struct exec_job {
     struct spec *spec;
     struct spec_process *p;
     struct cgroup *cg;
+    struct seccomp_filter_prog seccomp;
     int ns_fds[SPEC_NS_TYPES];
     int pid_ns, own_pid, sock[2], master, pidfd, cgfd;
     pid_t child; /* killed on failure */
@@ -330,6 +368,7 @@ static void exec_job_end(struct exec_job *j)
             close(fds[i]);
     if (j->cg)
         cgroup_free(j->cg);
+    seccomp_filter_prog_clear(&j->seccomp);
     if (j->p)
         spec_process_free(j->p);
     spec_free(j->spec);
@@ -412,6 +451,23 @@ static int serve_child(const struct container_exec_opts *o, struct exec_job *j,
                 m.fd = -1;
             }
             break;
+        case SYNC_SECCOMP: {
+            const struct spec_seccomp *sc = j->spec->linux_ ? j->spec->linux_->seccomp : NULL;
+            if (m.fd < 0 || !sc || !sc->listener_path) {
+                r = berth_error_set(err, EPROTO, "exec sent no seccomp listener to hand on");
+                break;
+            }
+            json_t *o = container_state_json(&j->st, CONTAINER_RUNNING);
+            json_object_set_new(o, "pid", json_integer(j->child));
+            char *state = json_dumps(o, JSON_COMPACT);
+            json_decref(o);
+            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd,
+                                             state, err);
+            free(state);
+            if (r == 0)
+                r = sync_send(j->sock[0], SYNC_SECCOMP_DONE, 0, -1, NULL, err);
+            break;
+        }
         case SYNC_CREATED:
             sync_msg_clear(&m);
             return 0;
@@ -446,6 +502,9 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
     if (r == 0)
         r = build_process(o, j->spec, &j->p, err);
     if (r < 0)
+        return r;
+    const struct spec_linux *l = j->spec->linux_;
+    if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, &j->seccomp, err)) < 0)
         return r;
     if (j->p->terminal && !o->console_socket && o->detach)
         return berth_error_set(err, 0, "exec --tty --detach needs --console-socket");

@@ -205,3 +205,19 @@ def test_notify_without_listener_fails_create(berth, bundle, tmp_path):
     r = berth("run", "--bundle", bundle.path, berth.new_id(), check=False)
     assert r.rc != 0, r
     assert "nobody.sock: connect: No such file or directory" in r.err, r
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_exec_meets_the_containers_filter(berth, bundle, nnp):
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": errno.EACCES}],
+    }
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    bundle.set_args("sleep", "1000")
+    cid = berth.new_id()
+    berth("run", "-d", "--bundle", bundle.path, cid)
+    r = berth("exec", cid, *MKDIR, check=False)
+    berth("delete", "--force", cid)
+    assert r.rc == 1 and "Permission denied" in r.err, r
