@@ -411,8 +411,13 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)j->cgfd;
     }
-    struct exec_child x = {
-        .o = o, .spec = j->spec, .p = j->p, .sync_fd = j->sock[1], .cg = v2 ? NULL : j->cg};
+    struct exec_child x = {.o = o,
+                           .spec = j->spec,
+                           .p = j->p,
+                           .sync_fd = j->sock[1],
+                           .cg = v2 ? NULL : j->cg,
+                           .seccomp = j->seccomp,
+                           .selinux = label_selinux_enabled()};
     memcpy(x.ns_fds, j->ns_fds, sizeof(x.ns_fds));
     long pid = syscall(SYS_clone3, &args, sizeof(args));
     if (pid == 0)
