@@ -185,6 +185,12 @@ while [ "$(tr -d '\0' </proc/$pid/attr/current)" != "$PL" ] && [ $i -lt 50 ]; do
     i=$((i + 1))
 done
 check "start: /proc/PID/attr/current of the container" "$PL" "$(tr -d '\0' </proc/$pid/attr/current)"
+out=$($B --root "$R" exec lane-cs /bin/sh -c 'echo "label=$(tr -d "\0" </proc/self/attr/current)"' </dev/null 2>&1)
+check "exec: exit status" 0 "$?"
+check "exec: the exec'd process has the container's label" "$PL" "$(get label)"
+OL="system_u:system_r:container_t:s0:c7,c8"
+out=$($B --root "$R" exec --process-label "$OL" lane-cs /bin/sh -c 'echo "label=$(tr -d "\0" </proc/self/attr/current)"' </dev/null 2>&1)
+check "exec --process-label: the asked label" "$OL" "$(get label)"
 $B --root "$R" delete --force lane-cs
 check "delete --force" 0 "$?"
 
