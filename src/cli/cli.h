@@ -15,6 +15,7 @@ struct cli_global {
     const char *cgroup_manager; /* cgroupfs, systemd, disabled */
     bool systemd_cgroup;
     const char *rootless; /* true, false, auto */
+    bool is_rootless;     /* what --rootless (or the euid, for auto) decided */
 };
 
 struct cli_command {

@@ -17,6 +17,7 @@ static int run(const struct cli_global *g, int argc, char **argv, struct berth_e
     a.opts.root = g->root;
     a.opts.id = a.id;
     a.opts.cgroup_manager = g->cgroup_manager;
+    a.opts.rootless = g->is_rootless;
     return container_create(&a.opts, NULL, err);
 }
 

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "berth/error.h"
 #include "util/log.h"
+#include "util/cleanup.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -164,8 +165,22 @@ int main(int argc, char **argv)
         berth_error_free(err);
         return 1;
     }
-    if (!p.g.root)
-        p.g.root = "/run/berth";
+    bool rootless = p.g.rootless ? strcmp(p.g.rootless, "true") == 0
+                                 : geteuid() != 0;
+    if (p.g.rootless && strcmp(p.g.rootless, "auto") == 0)
+        rootless = geteuid() != 0;
+    p.g.is_rootless = rootless;
+    _cleanup_free_ char *user_root = NULL;
+    if (!p.g.root) {
+        /* An unprivileged user keeps state in its own runtime directory, as runc does. */
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (rootless && xdg && *xdg)
+            p.g.root = user_root = xasprintf("%s/berth", xdg);
+        else if (rootless)
+            p.g.root = user_root = xasprintf("/tmp/berth-%u", (unsigned)geteuid());
+        else
+            p.g.root = "/run/berth";
+    }
     if (p.g.systemd_cgroup && !p.g.cgroup_manager)
         p.g.cgroup_manager = "systemd";
 

@@ -1,7 +1,10 @@
 #include "container/cgroups.h"
 #include "berth/error.h"
 #include "linux/cgroup/cgroup.h"
+#include "util/log.h"
 #include "util/mem.h"
+
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,15 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
     const struct spec_linux *l = s->linux_;
     struct cgroup *cg;
     r = cgroup_create(l ? l->cgroups_path : NULL, o->id, &cg, err);
+    if (r < 0 && o->rootless && (r == -EACCES || r == -EPERM || r == -EROFS)) {
+        /* Not delegated to this user: run without, as runc does. */
+        log_debug("rootless: no cgroup: %s", (*err)->msg);
+        berth_error_freep(err);
+        if (l && l->resources && (l->resources->memory || l->resources->cpu ||
+                                  l->resources->has_pids_limit || l->resources->block_io))
+            log_warn("linux.resources ignored: the cgroup is not delegated to this user");
+        return 0;
+    }
     if (r < 0)
         return r;
     r = cgroup_apply(cg, l ? l->resources : NULL, false, err);

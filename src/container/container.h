@@ -21,6 +21,7 @@ struct container_create_opts {
     bool no_new_keyring;
     unsigned preserve_fds;
     const char *cgroup_manager; /* NULL: cgroupfs */
+    bool rootless;              /* cgroups are used only where they were delegated */
     /* For `run` in the foreground: keep the pty master instead of needing a console socket. */
     bool foreground;
 };

@@ -216,8 +216,11 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
     }
     if (x->ns_fds[SPEC_NS_USER] >= 0 && setns(x->ns_fds[SPEC_NS_USER], CLONE_NEWUSER) < 0)
         return berth_error_set(err, errno, "exec: join the user namespace");
-    static const enum spec_ns_type order[] = {SPEC_NS_MOUNT, SPEC_NS_NETWORK, SPEC_NS_IPC,
-                                              SPEC_NS_UTS,   SPEC_NS_CGROUP,  SPEC_NS_TIME};
+    /* The pid namespace is here only when the runtime could not enter it for the clone (an
+     * unprivileged runtime, a namespace of the container's user namespace). */
+    static const enum spec_ns_type order[] = {SPEC_NS_PID, SPEC_NS_MOUNT,  SPEC_NS_NETWORK,
+                                              SPEC_NS_IPC, SPEC_NS_UTS,    SPEC_NS_CGROUP,
+                                              SPEC_NS_TIME};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         int fd = x->ns_fds[order[i]];
         if (fd >= 0 && setns(fd, ns_clone_flag(order[i])) < 0)
@@ -229,6 +232,20 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
             close(x->ns_fds[t]);
     if (x->ns_fds[SPEC_NS_MOUNT] < 0 && chdir("/") < 0)
         return berth_error_set(err, errno, "exec: chdir /");
+    if (x->ns_fds[SPEC_NS_PID] >= 0) {
+        /* Joining a pid namespace places children only: fork into it, as a sibling so that
+         * the runtime stays the parent, and say who we are through the credentials. */
+        struct clone_args args = {.flags = CLONE_PARENT};
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0)
+            return berth_error_set(err, errno, "exec: fork into the pid namespace");
+        if (pid > 0)
+            _exit(0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int r = sync_send(x->sync_fd, SYNC_INIT_PID, 0, -1, NULL, err);
+        if (r < 0)
+            return r;
+    }
 
     if (p->terminal) {
         int master = -1, peer = -1;
@@ -399,7 +416,10 @@ static int open_namespaces(struct exec_job *j, struct berth_error **err)
 static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                        struct berth_error **err)
 {
-    if (j->pid_ns >= 0) {
+    /* An unprivileged runtime cannot enter a pid namespace of the container's user namespace:
+     * the child does, after joining that user namespace. */
+    bool late_pid = j->pid_ns >= 0 && j->ns_fds[SPEC_NS_USER] >= 0 && geteuid() != 0;
+    if (j->pid_ns >= 0 && !late_pid) {
         j->own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (setns(j->pid_ns, CLONE_NEWPID) < 0)
             return berth_error_set(err, errno, "exec: join the pid namespace");
@@ -419,6 +439,11 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                            .seccomp = j->seccomp,
                            .selinux = label_selinux_enabled()};
     memcpy(x.ns_fds, j->ns_fds, sizeof(x.ns_fds));
+    x.ns_fds[SPEC_NS_PID] = late_pid ? j->pid_ns : -1;
+    if (late_pid) {
+        int one = 1;
+        setsockopt(j->sock[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+    }
     long pid = syscall(SYS_clone3, &args, sizeof(args));
     if (pid == 0)
         child_main(&x);
@@ -473,6 +498,13 @@ static int serve_child(const struct container_exec_opts *o, struct exec_job *j,
                 r = sync_send(j->sock[0], SYNC_SECCOMP_DONE, 0, -1, NULL, err);
             break;
         }
+        case SYNC_INIT_PID:
+            /* The process that forked it into the pid namespace has done its part. */
+            waitpid(j->child, NULL, 0);
+            j->child = m.sender_pid;
+            if (j->child <= 0)
+                r = berth_error_set(err, EPROTO, "exec: the process did not say who it is");
+            break;
         case SYNC_CREATED:
             sync_msg_clear(&m);
             return 0;

@@ -9,6 +9,7 @@
 #include <linux/nsfs.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sched.h>
@@ -79,13 +80,66 @@ static int write_map(pid_t pid, const char *file, const struct spec_id_mapping *
     return 0;
 }
 
+/* What an unprivileged user may write itself: its own id, once. Anything else goes through
+ * Debian's setuid newuidmap/newgidmap, which check /etc/subuid and /etc/subgid. */
+static bool self_map_only(const struct spec_id_mapping *m, size_t n, uint32_t own)
+{
+    return n == 1 && m[0].host_id == own && m[0].size == 1;
+}
+
+static int run_map_helper(const char *helper, pid_t pid, const struct spec_id_mapping *m,
+                          size_t n, struct berth_error **err)
+{
+    char **argv = xcalloc(3 + 3 * n, sizeof(char *));
+    argv[0] = (char *)helper;
+    argv[1] = xasprintf("%d", (int)pid);
+    for (size_t i = 0; i < n; i++) {
+        argv[2 + 3 * i] = xasprintf("%u", m[i].container_id);
+        argv[3 + 3 * i] = xasprintf("%u", m[i].host_id);
+        argv[4 + 3 * i] = xasprintf("%u", m[i].size);
+    }
+    pid_t child;
+    extern char **environ;
+    int r = posix_spawnp(&child, helper, NULL, NULL, argv, environ);
+    for (size_t i = 1; argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+    if (r != 0)
+        return berth_error_set(err, r, "run %s (apt-get install uidmap)", helper);
+    int status;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return berth_error_set(err, 0, "%s failed: are the ids in /etc/sub%cid?", helper,
+                               helper[3] == 'u' ? 'u' : 'g');
+    return 0;
+}
+
 int ns_write_id_maps(pid_t pid, const struct spec_id_mapping *uids, size_t n_uids,
                      const struct spec_id_mapping *gids, size_t n_gids, struct berth_error **err)
 {
-    int r = write_map(pid, "uid_map", uids, n_uids, err);
+    if (geteuid() == 0) {
+        int r = write_map(pid, "uid_map", uids, n_uids, err);
+        if (r < 0)
+            return r;
+        return write_map(pid, "gid_map", gids, n_gids, err);
+    }
+    int r = self_map_only(uids, n_uids, geteuid())
+                ? write_map(pid, "uid_map", uids, n_uids, err)
+                : run_map_helper("newuidmap", pid, uids, n_uids, err);
     if (r < 0)
         return r;
-    return write_map(pid, "gid_map", gids, n_gids, err);
+    if (self_map_only(gids, n_gids, getegid())) {
+        /* The kernel lets an unprivileged process map its own group only once setgroups is
+         * denied, so that it cannot drop a group to gain access. */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+        r = fs_write_file_at(AT_FDCWD, path, "deny", 4, err);
+        if (r < 0)
+            return berth_error_prefix(err, "user namespace");
+        return write_map(pid, "gid_map", gids, n_gids, err);
+    }
+    return run_map_helper("newgidmap", pid, gids, n_gids, err);
 }
 
 int ns_write_time_offsets(const struct spec_linux *l, struct berth_error **err)
