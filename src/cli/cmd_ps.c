@@ -61,7 +61,7 @@ static const struct argp argp = {
 static int print_table(pid_t *pids, size_t n, char **ps_args, struct berth_error **err)
 {
     size_t na = strv_len(ps_args);
-    char **argv = xcalloc(na + 2, sizeof(char *));
+    char **argv = xcalloc(na + 3, sizeof(char *));
     argv[0] = "ps";
     if (na)
         memcpy(argv + 1, ps_args, na * sizeof(char *));
