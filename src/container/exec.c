@@ -182,7 +182,7 @@ struct exec_child {
     const struct spec_process *p;
     int sync_fd;
     int ns_fds[SPEC_NS_TYPES];
-    const struct cgroup *cg; /* join it from inside (v1), or NULL */
+    const struct cgroup *cg;            /* join it from inside (v1), or NULL */
     struct seccomp_filter_prog seccomp; /* the container's filter, compiled by the runtime */
     bool selinux;
 };
@@ -218,8 +218,8 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
         return berth_error_set(err, errno, "exec: join the user namespace");
     /* The pid namespace is here only when the runtime could not enter it for the clone (an
      * unprivileged runtime, a namespace of the container's user namespace). */
-    static const enum spec_ns_type order[] = {SPEC_NS_PID, SPEC_NS_MOUNT,  SPEC_NS_NETWORK,
-                                              SPEC_NS_IPC, SPEC_NS_UTS,    SPEC_NS_CGROUP,
+    static const enum spec_ns_type order[] = {SPEC_NS_PID, SPEC_NS_MOUNT, SPEC_NS_NETWORK,
+                                              SPEC_NS_IPC, SPEC_NS_UTS,   SPEC_NS_CGROUP,
                                               SPEC_NS_TIME};
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         int fd = x->ns_fds[order[i]];
@@ -491,8 +491,8 @@ static int serve_child(const struct container_exec_opts *o, struct exec_job *j,
             json_object_set_new(o, "pid", json_integer(j->child));
             char *state = json_dumps(o, JSON_COMPACT);
             json_decref(o);
-            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd,
-                                             state, err);
+            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd, state,
+                                             err);
             free(state);
             if (r == 0)
                 r = sync_send(j->sock[0], SYNC_SECCOMP_DONE, 0, -1, NULL, err);
@@ -547,6 +547,16 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
         return berth_error_set(err, 0, "exec --tty --detach needs --console-socket");
     if (j->st.cgroup && (r = cgroup_from_json(j->st.cgroup, &j->cg, err)) < 0)
         return r;
+    if (o->cgroup) {
+        if (!j->cg)
+            return berth_error_set(err, 0, "--cgroup: container \"%s\" has no cgroup", o->id);
+        struct cgroup *sub;
+        r = cgroup_sub(j->cg, o->cgroup, &sub, err);
+        if (r < 0)
+            return r;
+        cgroup_free(j->cg);
+        j->cg = sub;
+    }
     r = open_namespaces(j, err);
     if (r < 0)
         return r;

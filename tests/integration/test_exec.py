@@ -97,3 +97,19 @@ def test_exec_detach(berth, running, tmp_path):
     pid = int((tmp_path / "pid").read_text())
     assert os.path.exists(f"/proc/{pid}")
     assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")
+
+
+def test_exec_cgroup_sub(berth, running):
+    init = berth.state(running)["pid"]
+    with open(f"/proc/{init}/cgroup") as f:
+        pids_path = [l.split(":", 2)[2].strip() for l in f if l.split(":")[1] == "pids"][0]
+    sub = f"/sys/fs/cgroup/pids{pids_path}/sub"
+    os.mkdir(sub)
+    try:
+        out = berth("exec", "--cgroup", "pids:sub", running, "cat", "/proc/self/cgroup").out
+        assert f"pids:{pids_path}/sub" in out
+        r = berth("exec", "--cgroup", "../x", running, "true", check=False)
+        assert r.rc == 1 and "--cgroup" in r.err
+    finally:
+        berth("delete", "--force", running)
+        os.rmdir(sub) if os.path.exists(sub) else None

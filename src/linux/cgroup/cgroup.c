@@ -569,6 +569,39 @@ int cgroup_join_self(const struct cgroup *cg, struct berth_error **err)
     return join_all(cg, "0", err);
 }
 
+int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,
+               struct berth_error **err)
+{
+    /* "controller:path" names one v1 hierarchy (runc's form); a plain path, every one. */
+    const char *colon = strchr(sub, ':');
+    _cleanup_free_ char *only = colon ? xstrndup(sub, (size_t)(colon - sub)) : NULL;
+    const char *rel = colon ? colon + 1 : sub;
+    while (*rel == '/')
+        rel++;
+    if (!*rel || strstr(rel, ".."))
+        return berth_error_set(err, 0, "--cgroup \"%s\": want a path below the container's cgroup",
+                               sub);
+    struct cgroup *c = xzalloc(sizeof(*c));
+    c->mode = cg->mode;
+    c->dirs = xcalloc(cg->n_dirs ? cg->n_dirs : 1, sizeof(*c->dirs));
+    for (size_t i = 0; i < cg->n_dirs; i++) {
+        const struct cgroup_dir *d = &cg->dirs[i];
+        bool wanted = !only || (d->controllers[0] && strstr(d->controllers, only));
+        _cleanup_free_ char *p = xasprintf("%s/%s", d->path, rel);
+        struct stat st;
+        if (wanted && stat(p, &st) < 0) {
+            cgroup_free(c);
+            return berth_error_set(err, errno, "--cgroup: %s", p);
+        }
+        struct cgroup_dir *n = &c->dirs[c->n_dirs++];
+        n->controllers = xstrdup(d->controllers);
+        n->mountpoint = xstrdup(d->mountpoint);
+        n->path = wanted ? TAKE_PTR(p) : xstrdup(d->path);
+    }
+    *out = c;
+    return 0;
+}
+
 int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err)
 {
     char buf[24];

@@ -88,6 +88,10 @@ int cgroup_clone_fd(const struct cgroup *cg);
 
 /* Move the calling process in ("0" into each cgroup.procs: cheaper than a pid from outside). */
 int cgroup_join_self(const struct cgroup *cg, struct berth_error **err);
+/* The same cgroup with an existing sub-cgroup `sub` (exec --cgroup: "PATH" in every hierarchy,
+ * or "CONTROLLER:PATH" in one) in place of the container's own directory. */
+int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,
+               struct berth_error **err);
 int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err);
 
 /* Write linux.resources (res may be NULL: only the device policy). `update` is `berth update`
