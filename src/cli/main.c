@@ -14,6 +14,7 @@ static const struct cli_command *const commands[] = {
     &cli_command_create, &cli_command_start,  &cli_command_run,
     &cli_command_state,  &cli_command_kill,   &cli_command_delete,
     &cli_command_list,   &cli_command_spec,   &cli_command_features,
+    &cli_command_layer,
 };
 
 enum {
@@ -26,6 +27,7 @@ enum {
     OPT_CGROUP_MANAGER,
     OPT_ROOTLESS,
     OPT_CRIU,
+    OPT_STORAGE_ROOT,
 };
 
 static const struct argp_option global_options[] = {
@@ -38,6 +40,8 @@ static const struct argp_option global_options[] = {
     {"cgroup-manager", OPT_CGROUP_MANAGER, "MANAGER", 0, "cgroupfs (default), systemd or disabled",
      0},
     {"rootless", OPT_ROOTLESS, "VALUE", 0, "true, false or auto (default)", 0},
+    {"storage-root", OPT_STORAGE_ROOT, "DIR", 0,
+     "layer and image store (default /var/lib/berth/storage)", 0},
     {"criu", OPT_CRIU, "PATH", OPTION_HIDDEN, "accepted for compatibility; unused", 0},
     {"version", 'v', 0, 0, "print the version and exit", 0},
     {0},
@@ -85,6 +89,9 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
         p->g.rootless = arg;
         break;
     case OPT_CRIU:
+        break;
+    case OPT_STORAGE_ROOT:
+        p->g.storage_root = arg;
         break;
     case 'v':
         p->version = true;
@@ -164,6 +171,8 @@ int main(int argc, char **argv)
     }
     if (!p.g.root)
         p.g.root = "/run/berth";
+    if (!p.g.storage_root)
+        p.g.storage_root = "/var/lib/berth/storage";
 
     int r = cmd->run(&p.g, argc - p.command_index, argv + p.command_index, &err);
     if (r < 0) {
