@@ -14,7 +14,8 @@ struct cli_global {
     bool debug;
     const char *cgroup_manager; /* cgroupfs, systemd, disabled */
     bool systemd_cgroup;
-    const char *rootless;     /* true, false, auto */
+    const char *rootless; /* true, false, auto */
+
     const char *storage_root; /* layer store; default /var/lib/berth/storage */
 };
 
