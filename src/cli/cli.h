@@ -28,6 +28,11 @@ struct cli_command {
 /* Parse a command's arguments with its argp; argv[0] is the command name. Exits on --help. */
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
 
+/* Parse an id mapping C:H:S (containerID:hostID:size, as in OCI uidMappings). */
+struct spec_id_mapping;
+int cli_parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,
+                         struct berth_error **err);
+
 /* Parse a non-negative decimal count, refusing anything else. */
 int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_error **err);
 
@@ -42,3 +47,4 @@ CLI_COMMAND(list);
 CLI_COMMAND(spec);
 CLI_COMMAND(features);
 CLI_COMMAND(layer);
+CLI_COMMAND(image);

@@ -25,9 +25,8 @@ struct layer_args {
 
 enum { OPT_PARENT = 0x100, OPT_STORAGE_OPT, OPT_UIDMAP, OPT_GIDMAP };
 
-/* C:H:S, as in OCI uidMappings: containerID:hostID:size. */
-static int parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,
-                            struct berth_error **err)
+int cli_parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,
+                         struct berth_error **err)
 {
     unsigned long v[3];
     const char *c = s;
@@ -67,7 +66,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         struct spec_id_mapping **v = uid ? &a->uidmap : &a->gidmap;
         size_t *n = uid ? &a->n_uidmap : &a->n_gidmap;
         struct spec_id_mapping m;
-        if (parse_id_mapping(arg, uid ? "--uidmap" : "--gidmap", &m, &a->err) < 0)
+        if (cli_parse_id_mapping(arg, uid ? "--uidmap" : "--gidmap", &m, &a->err) < 0)
             argp_error(state, "%s", a->err->msg);
         *v = xreallocarray(*v, *n + 1, sizeof(**v));
         (*v)[(*n)++] = m;
@@ -144,14 +143,19 @@ static int layer_ls(const struct cli_global *g, struct layer_args *a, struct ber
     r = storage_layer_list(s, &v, &n, err);
     if (r < 0)
         return r;
+    int w = 8;
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(v[i].id) > w)
+            w = (int)strlen(v[i].id);
     if (!a->quiet)
-        printf("%-24s %-24s %-30s %12s %8s\n", "ID", "PARENT", "CREATED", "BYTES", "FILES");
+        printf("%-*s  %-*s  %-30s %12s %8s\n", w, "ID", w, "PARENT", "CREATED", "BYTES", "FILES");
     for (size_t i = 0; i < n; i++) {
         if (a->quiet)
             printf("%s\n", v[i].id);
         else
-            printf("%-24s %-24s %-30s %12llu %8llu\n", v[i].id, v[i].parent ? v[i].parent : "-",
-                   v[i].created, (unsigned long long)v[i].size, (unsigned long long)v[i].files);
+            printf("%-*s  %-*s  %-30s %12llu %8llu\n", w, v[i].id, w,
+                   v[i].parent ? v[i].parent : "-", v[i].created, (unsigned long long)v[i].size,
+                   (unsigned long long)v[i].files);
     }
     storage_layer_list_free(v, n);
     return 0;

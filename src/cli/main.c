@@ -14,7 +14,7 @@ static const struct cli_command *const commands[] = {
     &cli_command_create, &cli_command_start,  &cli_command_run,
     &cli_command_state,  &cli_command_kill,   &cli_command_delete,
     &cli_command_list,   &cli_command_spec,   &cli_command_features,
-    &cli_command_layer,
+    &cli_command_layer,  &cli_command_image,
 };
 
 enum {

@@ -261,21 +261,20 @@ static ssize_t x_get(struct worker *w, int fd, const char *name, const char *key
     return lgetxattr(p, key, buf, size);
 }
 
-static int x_set(struct worker *w, int fd, const char *name, const char *key, const void *val,
-                 size_t size)
+int copy_xattr_set_at(int dirfd, const char *name, const char *key, const void *val, size_t len)
 {
-    if (!name)
-        return fsetxattr(fd, key, val, size, 0);
-    if (w->xattrat) {
-        struct xattr_at_args a = {.value = (uintptr_t)val, .size = (uint32_t)size};
-        long r = syscall(__NR_setxattrat, fd, name, AT_SYMLINK_NOFOLLOW, key, &a, sizeof(a));
-        if (r >= 0 || errno != ENOSYS)
-            return (int)r;
-        w->xattrat = false;
-    }
+    struct xattr_at_args a = {.value = (uintptr_t)val, .size = (uint32_t)len};
+    long r = syscall(__NR_setxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, key, &a, sizeof(a));
+    if (r >= 0 || errno != ENOSYS)
+        return (int)r;
     char p[PATH_MAX];
-    proc_path(p, sizeof(p), fd, name);
-    return lsetxattr(p, key, val, size, 0);
+    proc_path(p, sizeof(p), dirfd, name);
+    return lsetxattr(p, key, val, len, 0);
+}
+
+static int x_set(int fd, const char *name, const char *key, const void *val, size_t size)
+{
+    return name ? copy_xattr_set_at(fd, name, key, val, size) : fsetxattr(fd, key, val, size, 0);
 }
 
 static bool mapping(const struct worker *w)
@@ -285,8 +284,10 @@ static bool mapping(const struct worker *w)
 
 /* Owners hidden inside xattr values move with the files: ACL_USER / ACL_GROUP entries of POSIX
  * ACLs and the root id of v3 (namespaced) file capabilities. */
-static int shift_xattr(struct worker *w, const char *key, char *val, size_t len)
+int copy_shift_xattr(const struct copy_id_map *uid_map, const struct copy_id_map *gid_map,
+                     const char *key, void *value, size_t len)
 {
+    char *val = value;
     if (strcmp(key, "system.posix_acl_access") == 0 ||
         strcmp(key, "system.posix_acl_default") == 0) {
         /* le32 version, then entries of le16 tag, le16 perm, le32 id */
@@ -296,9 +297,7 @@ static int shift_xattr(struct worker *w, const char *key, char *val, size_t len)
             memcpy(&tag, val + off, 2);
             memcpy(&id, val + off + 4, 4);
             tag = le16toh(tag);
-            const struct copy_id_map *m = tag == 0x02   ? w->o->uid_map
-                                          : tag == 0x08 ? w->o->gid_map
-                                                        : NULL;
+            const struct copy_id_map *m = tag == 0x02 ? uid_map : tag == 0x08 ? gid_map : NULL;
             if (!m)
                 continue;
             if (copy_id_map_to_host(m, le32toh(id), &host) < 0)
@@ -312,7 +311,7 @@ static int shift_xattr(struct worker *w, const char *key, char *val, size_t len)
         if ((le32toh(magic) & 0xFF000000U) != 0x03000000U)
             return 0;
         memcpy(&root, val + 20, 4);
-        if (copy_id_map_to_host(w->o->uid_map, le32toh(root), &host) < 0)
+        if (copy_id_map_to_host(uid_map, le32toh(root), &host) < 0)
             return -ERANGE;
         host = htole32(host);
         memcpy(val + 20, &host, 4);
@@ -365,9 +364,9 @@ static int copy_xattrs(struct worker *w, int sfd, int dfd, const char *name, con
         }
         if (v < 0)
             continue;
-        if (mapping(w) && shift_xattr(w, k, w->xval, (size_t)v) < 0)
+        if (mapping(w) && copy_shift_xattr(w->o->uid_map, w->o->gid_map, k, w->xval, (size_t)v) < 0)
             return fail_in(w, dir, ERANGE, k, shown);
-        if (x_set(w, dfd, name, k, w->xval, (size_t)v) < 0) {
+        if (x_set(dfd, name, k, w->xval, (size_t)v) < 0) {
             _cleanup_free_ char *what = xasprintf("set xattr %s", k);
             return fail_in(w, dir, errno, what, shown);
         }

@@ -21,6 +21,16 @@ struct copy_id_map {
 /* Map a container id to the host id; -ERANGE when no range holds it. */
 int copy_id_map_to_host(const struct copy_id_map *m, uint32_t id, uint32_t *host);
 
+/* Owners hidden in xattr values follow the maps: ACL_USER/ACL_GROUP entries of
+ * system.posix_acl_* and the root id of v3 security.capability. Other keys are left alone.
+ * -ERANGE when an id is not mapped. */
+int copy_shift_xattr(const struct copy_id_map *uid_map, const struct copy_id_map *gid_map,
+                     const char *key, void *value, size_t len);
+
+/* setxattr on the entry `name` of dirfd without following it (setxattrat, or lsetxattr through
+ * /proc/self/fd on kernels before 6.13). */
+int copy_xattr_set_at(int dirfd, const char *name, const char *key, const void *val, size_t len);
+
 struct copy_stats {
     uint64_t bytes; /* file data copied (apparent sizes, holes excluded) */
     uint64_t files; /* entries of every kind */

@@ -480,9 +480,10 @@ static int build_layer(struct storage *s, const char *id, const char *parent,
             _cleanup_free_ char *what = xasprintf("copy layer %s", parent);
             bar = progress_new(what, json_integer_value(json_object_get(pl, "size")));
         }
+        bool shift = !(opts && opts->parent_is_mapped);
         struct copy_options co = {
-            .uid_map = uidmap,
-            .gid_map = gidmap,
+            .uid_map = shift ? uidmap : NULL,
+            .gid_map = shift ? gidmap : NULL,
             .skip_selinux = s->label != NULL,
             .progress = bar ? on_copy_progress : NULL,
             .progress_data = bar,

@@ -45,6 +45,9 @@ struct storage_layer_opts {
     void *populate_data;
     /* Draw a progress line on stderr for long copies (only if stderr is a terminal). */
     bool progress;
+    /* The parent already holds host ids (it was made with the same maps): copy it as it is.
+     * The maps still choose the owner of a new base layer's root. */
+    bool parent_is_mapped;
 };
 
 /* Make layer `id` (letters, digits, '_', '.', '-'; at most 128 bytes; not starting with '.' or
