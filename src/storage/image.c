@@ -242,7 +242,11 @@ static bool layout_name_ok(const char *name)
 {
     if (strcmp(name, "oci-layout") == 0 || strcmp(name, "index.json") == 0)
         return true;
-    return strncmp(name, "blobs/sha256/", 13) == 0 && digest_valid(name + 6);
+    if (strncmp(name, "blobs/sha256/", 13) != 0)
+        return false;
+    char digest[DIGEST_STR_LEN + 8];
+    snprintf(digest, sizeof(digest), "sha256:%s", name + 13);
+    return digest_valid(digest);
 }
 
 static int extract_layout(struct storage *s, const char *tarfile, int tmpfd,
