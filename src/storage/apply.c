@@ -231,8 +231,11 @@ static int make_parents(struct applier *ap, const char *path)
             if (mkdirat(cur, c, 0755) < 0)
                 return efail(ap, errno == EEXIST ? ENOTDIR : errno, "create parent directory %s",
                              p);
-            if (fchownat(cur, c, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return efail(ap, errno, "chown parent directory %s", p);
+            /* chmod as well: the mode must not depend on the caller's umask. The new
+             * directory is no symlink. */
+            if (fchownat(cur, c, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                fchmodat(cur, c, 0755, 0) < 0)
+                return efail(ap, errno, "set up parent directory %s", p);
             path_set_add(&ap->upper, p);
             fd = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd < 0)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,29 +328,91 @@ struct layer_job {
     struct progress *bar;
 };
 
-/* The uncompressed stream, pulled through the decompressor and hashed on its way to the tar
- * reader: the diffID covers every byte, the padding after the end of the archive included. */
+/* The uncompressed stream. A producer thread decompresses the blob and hashes what comes out
+ * (the diffID covers every byte, the padding after the end of the archive included) into a
+ * ring of buffers, while this thread parses the tar and writes the files: with two cores the
+ * inflate and the file system work overlap. */
+#define STREAM_SLOTS 4
+
 struct stream {
     struct archive *outer;
-    struct digest d;
+    struct digest d; /* the producer's until it is joined */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf[STREAM_SLOTS];
+    la_ssize_t len[STREAM_SLOTS];
+    size_t next;   /* the slot the reader takes next */
+    size_t filled; /* slots filled and not yet taken */
+    bool held;     /* the reader still uses the slot before `next` */
+    bool eof, cancel;
+    int err_code;
+    char *err_msg;
+    uint64_t compressed; /* blob bytes read so far, for the progress line */
     struct progress *bar;
-    uint64_t total;
-    char *buf;
 };
+
+static void *stream_produce(void *arg)
+{
+    struct stream *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->filled + s->held == STREAM_SLOTS && !s->cancel)
+            pthread_cond_wait(&s->cv, &s->mu);
+        bool stop = s->cancel;
+        size_t slot = (s->next + s->filled) % STREAM_SLOTS;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            return NULL;
+        la_ssize_t n = archive_read_data(s->outer, s->buf[slot], STREAM_BUF);
+        if (n > 0)
+            digest_update(&s->d, s->buf[slot], (size_t)n);
+        pthread_mutex_lock(&s->mu);
+        if (n < 0) {
+            s->err_code = archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO;
+            s->err_msg =
+                xstrdup(archive_error_string(s->outer) ? archive_error_string(s->outer) : "error");
+            s->eof = true;
+        } else if (n == 0) {
+            s->eof = true;
+        } else {
+            s->len[slot] = n;
+            s->filled++;
+        }
+        s->compressed = (uint64_t)archive_filter_bytes(s->outer, -1);
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        if (n <= 0)
+            return NULL;
+    }
+}
 
 static la_ssize_t stream_read(struct archive *a, void *data, const void **buf)
 {
     struct stream *s = data;
-    la_ssize_t n = archive_read_data(s->outer, s->buf, STREAM_BUF);
-    if (n < 0) {
-        archive_set_error(a, archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO,
-                          "decompress: %s", archive_error_string(s->outer));
-        return -1;
+    pthread_mutex_lock(&s->mu);
+    if (s->held) {
+        s->held = false;
+        pthread_cond_broadcast(&s->cv);
     }
-    digest_update(&s->d, s->buf, (size_t)n);
-    s->total += (uint64_t)n;
-    progress_update(s->bar, (uint64_t)archive_filter_bytes(s->outer, -1), 0);
-    *buf = s->buf;
+    while (!s->filled && !s->eof)
+        pthread_cond_wait(&s->cv, &s->mu);
+    if (!s->filled) {
+        int code = s->err_code;
+        bool failed = s->err_msg != NULL;
+        if (failed)
+            archive_set_error(a, code, "decompress: %s", s->err_msg);
+        pthread_mutex_unlock(&s->mu);
+        return failed ? -1 : 0;
+    }
+    size_t slot = s->next;
+    s->next = (s->next + 1) % STREAM_SLOTS;
+    s->filled--;
+    s->held = true;
+    la_ssize_t n = s->len[slot];
+    uint64_t done = s->compressed;
+    pthread_mutex_unlock(&s->mu);
+    progress_update(s->bar, done, 0);
+    *buf = s->buf[slot];
     return n;
 }
 
@@ -364,7 +427,10 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
 {
     struct stream s = {.outer = archive_read_new(), .bar = j->bar};
     struct archive *inner = archive_read_new();
-    s.buf = xmalloc(STREAM_BUF);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    for (size_t i = 0; i < STREAM_SLOTS; i++)
+        s.buf[i] = xmalloc(STREAM_BUF);
     digest_init(&s.d);
     int want = ARCHIVE_FILTER_NONE;
     if (j->comp == COMP_GZIP) {
@@ -377,6 +443,8 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
     archive_read_support_format_raw(s.outer);
     archive_read_support_format_tar(inner);
     struct archive_entry *e;
+    pthread_t producer;
+    bool running = false;
     int r = 0;
     if (archive_read_open_fd(s.outer, fd, STREAM_BUF) != ARCHIVE_OK ||
         archive_read_next_header(s.outer, &e) != ARCHIVE_OK)
@@ -384,17 +452,29 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
     else if (archive_filter_code(s.outer, 0) != want)
         r = berth_error_set(err, 0, "the blob is not what its media type %s says",
                             j->desc.media_type);
-    else if (archive_read_open(inner, &s, NULL, stream_read, NULL) != ARCHIVE_OK)
+    else if (pthread_create(&producer, NULL, stream_produce, &s) != 0)
+        r = berth_error_set(err, EAGAIN, "start the decompressor");
+    else
+        running = true;
+    if (r == 0 && archive_read_open(inner, &s, NULL, stream_read, NULL) != ARCHIVE_OK)
         r = archive_fail(err, inner, "read tar");
     if (r == 0)
         r = apply_archive(layer_fd, inner, &j->apply, st, err);
     if (r == 0) {
+        /* the rest of the stream counts for the diffID too */
         const void *p;
         la_ssize_t n;
         while ((n = stream_read(inner, &s, &p)) > 0)
             ;
         if (n < 0)
             r = archive_fail(err, inner, "read tar");
+    }
+    if (running) {
+        pthread_mutex_lock(&s.mu);
+        s.cancel = true;
+        pthread_cond_broadcast(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+        pthread_join(producer, NULL);
     }
     if (r == 0) {
         char got[DIGEST_STR_LEN + 1];
@@ -405,7 +485,11 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
     }
     archive_read_free(inner);
     archive_read_free(s.outer);
-    free(s.buf);
+    for (size_t i = 0; i < STREAM_SLOTS; i++)
+        free(s.buf[i]);
+    free(s.err_msg);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
     return r;
 }
 
@@ -599,8 +683,9 @@ static int do_import(struct import *im, const char *source, json_t *images, json
         return r;
     _cleanup_free_ char *text = NULL;
     size_t len;
-    if (fs_read_file_at(im->layout, "index.json", JSON_BLOB_MAX, &text, &len, err) < 0)
-        return r = berth_error_ret(*err);
+    r = fs_read_file_at(im->layout, "index.json", JSON_BLOB_MAX, &text, &len, err);
+    if (r < 0)
+        return r;
     json_error_t je;
     _cleanup_json_ json_t *index = json_loadb(text, len, 0, &je);
     if (!index)

@@ -280,6 +280,9 @@ static int recover(struct storage *s, struct berth_error **err)
     if (changed && index_save(s, err) < 0)
         return berth_error_ret(*err);
     remove_stale_temporaries(s->vfs_fd);
+    /* an image import's unpacked layout */
+    if (fs_remove_tree_at(s->root_fd, "tmp", err) < 0)
+        return berth_error_prefix(err, "%s", s->root);
 
     int fd = openat(s->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
