@@ -28,6 +28,11 @@ struct cli_command {
 /* Parse a command's arguments with its argp; argv[0] is the command name. Exits on --help. */
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
 
+/* Parse the arguments of a subcommand ("layer create ..."): argv[1] is the subcommand. */
+void cli_parse_subcommand(const struct argp_option *options, argp_parser_t parser,
+                          const char *args_doc, const char *doc, int argc, char **argv,
+                          void *input);
+
 /* Parse an id mapping C:H:S (containerID:hostID:size, as in OCI uidMappings). */
 struct spec_id_mapping;
 int cli_parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,

@@ -75,12 +75,7 @@ static const struct argp_option no_options[] = {{0}};
 static void parse_sub(const struct argp_option *options, const char *args_doc, const char *doc,
                       int argc, char **argv, struct image_args *a)
 {
-    const struct argp argp = {options, parse_opt, args_doc, doc, NULL, NULL, NULL};
-    _cleanup_free_ char *name = xasprintf("image %s", argv[1]);
-    char *saved = argv[1];
-    argv[1] = name;
-    cli_parse(&argp, argc - 1, argv + 1, a);
-    argv[1] = saved;
+    cli_parse_subcommand(options, parse_opt, args_doc, doc, argc, argv, a);
 }
 
 static int image_ls(struct storage *s, const struct image_args *a, struct berth_error **err)

@@ -103,16 +103,22 @@ static const struct argp_option ls_options[] = {
 };
 static const struct argp_option no_options[] = {{0}};
 
+void cli_parse_subcommand(const struct argp_option *options, argp_parser_t parser,
+                          const char *args_doc, const char *doc, int argc, char **argv, void *input)
+{
+    const struct argp argp = {options, parser, args_doc, doc, NULL, NULL, NULL};
+    /* argv[0] is the command, argv[1] the subcommand: usage and errors say "COMMAND SUB". */
+    _cleanup_free_ char *name = xasprintf("%s %s", argv[0], argv[1]);
+    char *saved = argv[1];
+    argv[1] = name;
+    cli_parse(&argp, argc - 1, argv + 1, input);
+    argv[1] = saved;
+}
+
 static void parse_sub(const struct argp_option *options, const char *args_doc, const char *doc,
                       int argc, char **argv, struct layer_args *a)
 {
-    const struct argp argp = {options, parse_opt, args_doc, doc, NULL, NULL, NULL};
-    /* argv[0] is "layer"; name the subcommand "layer SUB" in usage and errors. */
-    _cleanup_free_ char *name = xasprintf("layer %s", argv[1]);
-    char *saved = argv[1];
-    argv[1] = name;
-    cli_parse(&argp, argc - 1, argv + 1, a);
-    argv[1] = saved;
+    cli_parse_subcommand(options, parse_opt, args_doc, doc, argc, argv, a);
 }
 
 static int open_store(const struct cli_global *g, unsigned flags, struct storage **s,

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IMAGES_NAME   "images.json"
@@ -549,17 +548,6 @@ static char *layer_id(const char *chain, const struct image_import_opts *o)
     return xstrdup(digest_hex(out));
 }
 
-static char *now_rfc3339(void)
-{
-    struct timespec ts;
-    struct tm tm;
-    char buf[64];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return xstrdup(buf);
-}
-
 struct import {
     struct storage *s;
     const struct image_import_opts *o;
@@ -727,7 +715,7 @@ static int do_import(struct import *im, const char *source, json_t *images, json
     r = import_layers(im, manifest, config, &top, err);
     if (r < 0)
         return r;
-    _cleanup_free_ char *created = now_rfc3339();
+    _cleanup_free_ char *created = storage_timestamp();
     *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "name", name, "digest", md.digest, "config",
                         cd.digest, "top", top, "layers", im->layer_ids, "created", created);
     return 0;

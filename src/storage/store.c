@@ -435,7 +435,7 @@ int storage_layer_open(struct storage *s, const char *id, struct berth_error **e
     return fd;
 }
 
-static char *now_rfc3339(void)
+char *storage_timestamp(void)
 {
     struct timespec ts;
     struct tm tm;
@@ -522,7 +522,7 @@ int storage_layer_create(struct storage *s, const char *id, const char *parent,
     if (parent && !storage_layer_exists(s, parent))
         return berth_error_set(err, ENOENT, "create layer %s: parent layer %s", id, parent);
 
-    _cleanup_free_ char *created = now_rfc3339();
+    _cleanup_free_ char *created = storage_timestamp();
     json_t *entry = json_pack("{s:s,s:s?,s:s,s:b}", "id", id, "parent", parent, "created", created,
                               "incomplete", 1);
     json_array_append_new(s->layers, entry);

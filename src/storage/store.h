@@ -85,5 +85,8 @@ int storage_layer_open(struct storage *s, const char *id, struct berth_error **e
 int storage_root_fd(const struct storage *s);
 const char *storage_root_path(const struct storage *s);
 
+/* Now, as RFC 3339 UTC with nanoseconds, for the store's records. */
+char *storage_timestamp(void);
+
 /* Whether a layer id is acceptable (see storage_layer_create). */
 bool storage_id_valid(const char *id);
