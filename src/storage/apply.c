@@ -17,10 +17,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#ifndef __NR_fchmodat2
-#define __NR_fchmodat2 452
-#endif
-
 #define WHITEOUT        ".wh."
 #define WHITEOUT_META   ".wh..wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
@@ -432,12 +428,8 @@ static int set_meta(struct applier *ap, int fd, int pfd, const char *name, const
     if (fd >= 0) {
         if (fchmod(fd, mode) < 0)
             return efail(ap, errno, "chmod%s", NULL);
-    } else if (type != AE_IFLNK) {
-        if (syscall(__NR_fchmodat2, pfd, name, mode, AT_SYMLINK_NOFOLLOW) < 0) {
-            /* Older kernels: the node was just made here and is no symlink. */
-            if (errno != ENOSYS || fchmodat(pfd, name, mode, 0) < 0)
-                return efail(ap, errno, "chmod%s", NULL);
-        }
+    } else if (type != AE_IFLNK && copy_chmod_at(pfd, name, mode) < 0) {
+        return efail(ap, errno, "chmod%s", NULL);
     }
 
     struct timespec ts[2];

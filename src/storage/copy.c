@@ -62,7 +62,7 @@ struct link_table {
 struct worker {
     const struct copy_options *o;
     uint64_t *bytes; /* shared, updated atomically */
-    bool try_clone, try_cfr, xattrs, xattrat, fchmodat2;
+    bool try_clone, try_cfr, xattrs, xattrat;
     char *data;
     char *xnames;
     size_t xnames_cap;
@@ -270,6 +270,16 @@ int copy_xattr_set_at(int dirfd, const char *name, const char *key, const void *
     char p[PATH_MAX];
     proc_path(p, sizeof(p), dirfd, name);
     return lsetxattr(p, key, val, len, 0);
+}
+
+int copy_chmod_at(int dirfd, const char *name, mode_t mode)
+{
+    if (syscall(__NR_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    /* Before Linux 6.6 there is no flag to pass: the caller vouches that name is no symlink. */
+    return fchmodat(dirfd, name, mode, 0);
 }
 
 static int x_set(int fd, const char *name, const char *key, const void *val, size_t size)
@@ -600,17 +610,8 @@ static int finish_at(struct walk *w, const struct parent *p, const struct node *
     int r = copy_xattrs(&w->main, p->sfd, p->dfd, n->name, w->path, n->name);
     if (r < 0)
         return r;
-    if (!S_ISLNK(mode) && (mode & 07000)) {
-        /* The node was just made by us and is no symlink; fchmodat2 says so to the kernel. */
-        if (w->main.fchmodat2 &&
-            syscall(__NR_fchmodat2, p->dfd, n->name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0) {
-            if (errno != ENOSYS)
-                return fail(w, errno, "chmod", n->name);
-            w->main.fchmodat2 = false;
-        }
-        if (!w->main.fchmodat2 && fchmodat(p->dfd, n->name, mode & 07777, 0) < 0)
-            return fail(w, errno, "chmod", n->name);
-    }
+    if (!S_ISLNK(mode) && (mode & 07000) && copy_chmod_at(p->dfd, n->name, mode & 07777) < 0)
+        return fail(w, errno, "chmod", n->name);
     struct timespec ts[2];
     node_times(n, ts);
     if (utimensat(p->dfd, n->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -843,7 +844,6 @@ static void worker_init(struct worker *t, struct walk *w, struct berth_error **e
         .try_cfr = true,
         .xattrs = true,
         .xattrat = true,
-        .fchmodat2 = true,
         .err = err,
     };
     /* Never empty: a zero size would turn the xattr calls into size queries. */

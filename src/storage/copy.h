@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct berth_error;
 struct spec_id_mapping;
@@ -30,6 +31,10 @@ int copy_shift_xattr(const struct copy_id_map *uid_map, const struct copy_id_map
 /* setxattr on the entry `name` of dirfd without following it (setxattrat, or lsetxattr through
  * /proc/self/fd on kernels before 6.13). */
 int copy_xattr_set_at(int dirfd, const char *name, const char *key, const void *val, size_t len);
+
+/* chmod the entry `name` of dirfd, which the caller made and knows is no symlink, without
+ * following it where the kernel can say so (fchmodat2). -1 with errno on failure. */
+int copy_chmod_at(int dirfd, const char *name, mode_t mode);
 
 struct copy_stats {
     uint64_t bytes; /* file data copied (apparent sizes, holes excluded) */
