@@ -5,7 +5,9 @@ SAN_BUILD ?= build-san
 PY ?= /usr/bin/python3
 
 DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev \
-	libcmocka-dev busybox-static python3-pytest strace
+	libcmocka-dev busybox-static python3-pytest strace \
+	libarchive-dev nettle-dev libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev \
+	zlib1g-dev libxml2-dev zstd
 
 .PHONY: all deps build demo check unit integration sanitize vm-lane clean install
 

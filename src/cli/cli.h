@@ -16,6 +16,8 @@ struct cli_global {
     bool systemd_cgroup;
     const char *rootless; /* true, false, auto */
     bool is_rootless;     /* what --rootless (or the euid, for auto) decided */
+
+    const char *storage_root; /* layer store; default /var/lib/berth/storage */
 };
 
 struct cli_command {
@@ -27,6 +29,16 @@ struct cli_command {
 /* Parse a command's arguments with its argp; argv[0] is the command name. Exits on --help. */
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
 void cli_parse_flags(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
+
+/* Parse the arguments of a subcommand ("layer create ..."): argv[1] is the subcommand. */
+void cli_parse_subcommand(const struct argp_option *options, argp_parser_t parser,
+                          const char *args_doc, const char *doc, int argc, char **argv,
+                          void *input);
+
+/* Parse an id mapping C:H:S (containerID:hostID:size, as in OCI uidMappings). */
+struct spec_id_mapping;
+int cli_parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,
+                         struct berth_error **err);
 
 /* Parse a non-negative decimal count, refusing anything else. */
 int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_error **err);
@@ -48,3 +60,5 @@ CLI_COMMAND(update);
 CLI_COMMAND(events);
 CLI_COMMAND(features);
 CLI_COMMAND(label);
+CLI_COMMAND(layer);
+CLI_COMMAND(image);

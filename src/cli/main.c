@@ -16,7 +16,7 @@ static const struct cli_command *const commands[] = {
     &cli_command_state,  &cli_command_kill,   &cli_command_delete,
     &cli_command_list,   &cli_command_spec,   &cli_command_features, &cli_command_exec,
     &cli_command_pause,  &cli_command_resume, &cli_command_ps,       &cli_command_update,
-    &cli_command_events, &cli_command_label,
+    &cli_command_events, &cli_command_label, &cli_command_layer, &cli_command_image,
 };
 
 enum {
@@ -29,6 +29,7 @@ enum {
     OPT_CGROUP_MANAGER,
     OPT_ROOTLESS,
     OPT_CRIU,
+    OPT_STORAGE_ROOT,
 };
 
 static const struct argp_option global_options[] = {
@@ -41,6 +42,8 @@ static const struct argp_option global_options[] = {
     {"cgroup-manager", OPT_CGROUP_MANAGER, "MANAGER", 0, "cgroupfs (default), systemd or disabled",
      0},
     {"rootless", OPT_ROOTLESS, "VALUE", 0, "true, false or auto (default)", 0},
+    {"storage-root", OPT_STORAGE_ROOT, "DIR", 0,
+     "layer and image store (default /var/lib/berth/storage)", 0},
     {"criu", OPT_CRIU, "PATH", OPTION_HIDDEN, "accepted for compatibility; unused", 0},
     {"version", 'v', 0, 0, "print the version and exit", 0},
     {0},
@@ -88,6 +91,9 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
         p->g.rootless = arg;
         break;
     case OPT_CRIU:
+        break;
+    case OPT_STORAGE_ROOT:
+        p->g.storage_root = arg;
         break;
     case 'v':
         p->version = true;
@@ -183,6 +189,8 @@ int main(int argc, char **argv)
     }
     if (p.g.systemd_cgroup && !p.g.cgroup_manager)
         p.g.cgroup_manager = "systemd";
+    if (!p.g.storage_root)
+        p.g.storage_root = "/var/lib/berth/storage";
 
     int r = cmd->run(&p.g, argc - p.command_index, argv + p.command_index, &err);
     if (r < 0) {

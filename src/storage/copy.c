@@ -1,0 +1,937 @@
+#include "storage/copy.h"
+#include "berth/error.h"
+#include "spec/spec.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* Syscall numbers are shared by every architecture from 424 on; Debian 12's headers predate
+ * these. */
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+#ifndef __NR_getxattrat
+#define __NR_setxattrat  463
+#define __NR_getxattrat  464
+#define __NR_listxattrat 465
+#endif
+
+struct xattr_at_args {
+    uint64_t value;
+    uint32_t size;
+    uint32_t flags;
+};
+
+#define DENT_BUF_SIZE (32 * 1024)
+#define DATA_BUF_SIZE (256 * 1024)
+#define QUEUE_LEN     64
+#define MAX_WORKERS   4
+#define JOB_PATH_MAX  512
+
+/* Hardlinked inodes seen so far: (dev, ino) -> offset of the first copy's path (relative to the
+ * destination root) in one string arena, so that no entry costs an allocation. */
+struct link_entry {
+    dev_t dev;
+    ino_t ino;
+    size_t path_off; /* 0: empty slot; else offset + 1 */
+};
+
+struct link_table {
+    struct link_entry *v;
+    size_t cap, used;
+    char *arena;
+    size_t arena_len, arena_cap;
+};
+
+/* What each thread learns and keeps for itself: which kernel calls work, and its buffers. */
+struct worker {
+    const struct copy_options *o;
+    uint64_t *bytes; /* shared, updated atomically */
+    bool try_clone, try_cfr, xattrs, xattrat;
+    char *data;
+    char *xnames;
+    size_t xnames_cap;
+    char *xval;
+    size_t xval_cap;
+    struct berth_error **err;
+};
+
+/* A regular file whose inode exists: its data and metadata are left to do. Handing these to
+ * other threads overlaps the data copy with the walk; the directory times do not depend on
+ * them, as they change no directory entry. */
+struct file_job {
+    int sfd, dfd;
+    struct statx sx;
+    uid_t uid;
+    gid_t gid;
+    bool chown;
+    char path[JOB_PATH_MAX]; /* for messages; may be cut short */
+};
+
+struct job_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t ready;
+    struct file_job jobs[QUEUE_LEN];
+    size_t head, count;
+    bool done;
+    int failed; /* set once a worker fails: the walk stops */
+};
+
+struct helper {
+    struct worker t;
+    struct berth_error *err;
+    struct job_queue *q;
+    pthread_t thread;
+};
+
+struct walk {
+    const struct copy_options *o;
+    struct worker main;
+    struct copy_stats st;
+    uint64_t bytes;
+    uint64_t mnt_id;
+    bool have_mnt_id;
+    dev_t dev;
+    int dst_root;
+    uid_t euid;
+    gid_t egid;
+    bool noatime;
+    struct job_queue q;
+    struct helper helpers[MAX_WORKERS];
+    size_t n_helpers;
+    char *target;
+    size_t target_cap;
+    char *path; /* relative path of the directory being walked, "" or ending in '/' */
+    size_t path_len, path_cap;
+    char **dents; /* one getdents buffer per depth, reused for every directory at that depth */
+    size_t n_dents;
+    struct link_table links;
+    struct berth_error **err;
+};
+
+/* Where an entry is being copied from and to. */
+struct parent {
+    int sfd, dfd;
+    gid_t gid; /* the destination directory's final group, inherited when setgid */
+    bool sgid;
+};
+
+int copy_id_map_to_host(const struct copy_id_map *m, uint32_t id, uint32_t *host)
+{
+    if (!m || m->n == 0) {
+        *host = id;
+        return 0;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const struct spec_id_mapping *e = &m->map[i];
+        if (id >= e->container_id && id - e->container_id < e->size) {
+            *host = e->host_id + (id - e->container_id);
+            return 0;
+        }
+    }
+    return -ERANGE;
+}
+
+static int fail_in(struct worker *t, const char *dir, int code, const char *what, const char *name)
+{
+    return berth_error_set(t->err, code, "copy %s%s: %s", dir, name ? name : "", what);
+}
+
+static int fail(struct walk *w, int code, const char *what, const char *name)
+{
+    return fail_in(&w->main, w->path, code, what, name);
+}
+
+static void path_push(struct walk *w, const char *name, size_t *saved)
+{
+    size_t n = strlen(name);
+    *saved = w->path_len;
+    if (w->path_len + n + 2 > w->path_cap) {
+        w->path_cap = (w->path_len + n + 2) * 2;
+        w->path = xrealloc(w->path, w->path_cap);
+    }
+    memcpy(w->path + w->path_len, name, n);
+    w->path_len += n;
+    w->path[w->path_len++] = '/';
+    w->path[w->path_len] = '\0';
+}
+
+static size_t link_hash(dev_t dev, ino_t ino)
+{
+    uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h ^ (h >> 29) ^ (uint64_t)dev);
+}
+
+static struct link_entry *link_find(struct link_table *t, dev_t dev, ino_t ino)
+{
+    if (!t->cap)
+        return NULL;
+    for (size_t i = link_hash(dev, ino) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        struct link_entry *e = &t->v[i];
+        if (!e->path_off)
+            return e;
+        if (e->dev == dev && e->ino == ino)
+            return e;
+    }
+}
+
+static void link_add(struct link_table *t, dev_t dev, ino_t ino, const char *dir, size_t dir_len,
+                     const char *name)
+{
+    if ((t->used + 1) * 2 > t->cap) {
+        struct link_table old = *t;
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->v = xcalloc(t->cap, sizeof(*t->v));
+        t->used = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.v[i].path_off) {
+                *link_find(t, old.v[i].dev, old.v[i].ino) = old.v[i];
+                t->used++;
+            }
+        free(old.v);
+    }
+    size_t n = strlen(name);
+    if (t->arena_len + dir_len + n + 1 > t->arena_cap) {
+        t->arena_cap = (t->arena_len + dir_len + n + 1) * 2;
+        t->arena = xrealloc(t->arena, t->arena_cap);
+    }
+    size_t off = t->arena_len;
+    memcpy(t->arena + off, dir, dir_len);
+    memcpy(t->arena + off + dir_len, name, n + 1);
+    t->arena_len += dir_len + n + 1;
+    struct link_entry *e = link_find(t, dev, ino);
+    *e = (struct link_entry){dev, ino, off + 1};
+    t->used++;
+}
+
+/* --- xattrs ------------------------------------------------------------------------------- */
+
+/* With name NULL the xattr calls work on fd itself; otherwise on the entry `name` of directory
+ * fd, never following it: the *xattrat calls where the kernel has them (6.13), else the l*xattr
+ * calls on /proc/self/fd/N/name, where only the final, unfollowed component is in the tree. */
+static void proc_path(char *buf, size_t len, int fd, const char *name)
+{
+    snprintf(buf, len, "/proc/self/fd/%d/%s", fd, name);
+}
+
+static ssize_t x_list(struct worker *w, int fd, const char *name, char *buf, size_t size)
+{
+    if (!name)
+        return flistxattr(fd, buf, size);
+    if (w->xattrat) {
+        ssize_t r = syscall(__NR_listxattrat, fd, name, AT_SYMLINK_NOFOLLOW, buf, size);
+        if (r >= 0 || errno != ENOSYS)
+            return r;
+        w->xattrat = false;
+    }
+    char p[PATH_MAX];
+    proc_path(p, sizeof(p), fd, name);
+    return llistxattr(p, buf, size);
+}
+
+static ssize_t x_get(struct worker *w, int fd, const char *name, const char *key, void *buf,
+                     size_t size)
+{
+    if (!name)
+        return fgetxattr(fd, key, buf, size);
+    if (w->xattrat) {
+        struct xattr_at_args a = {.value = (uintptr_t)buf, .size = (uint32_t)size};
+        ssize_t r = syscall(__NR_getxattrat, fd, name, AT_SYMLINK_NOFOLLOW, key, &a, sizeof(a));
+        if (r >= 0 || errno != ENOSYS)
+            return r;
+        w->xattrat = false;
+    }
+    char p[PATH_MAX];
+    proc_path(p, sizeof(p), fd, name);
+    return lgetxattr(p, key, buf, size);
+}
+
+int copy_xattr_set_at(int dirfd, const char *name, const char *key, const void *val, size_t len)
+{
+    struct xattr_at_args a = {.value = (uintptr_t)val, .size = (uint32_t)len};
+    long r = syscall(__NR_setxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, key, &a, sizeof(a));
+    if (r >= 0 || errno != ENOSYS)
+        return (int)r;
+    char p[PATH_MAX];
+    proc_path(p, sizeof(p), dirfd, name);
+    return lsetxattr(p, key, val, len, 0);
+}
+
+int copy_chmod_at(int dirfd, const char *name, mode_t mode)
+{
+    if (syscall(__NR_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    /* Before Linux 6.6 there is no flag to pass: the caller vouches that name is no symlink. */
+    return fchmodat(dirfd, name, mode, 0);
+}
+
+static int x_set(int fd, const char *name, const char *key, const void *val, size_t size)
+{
+    return name ? copy_xattr_set_at(fd, name, key, val, size) : fsetxattr(fd, key, val, size, 0);
+}
+
+static bool mapping(const struct worker *w)
+{
+    return (w->o->uid_map && w->o->uid_map->n) || (w->o->gid_map && w->o->gid_map->n);
+}
+
+/* Owners hidden inside xattr values move with the files: ACL_USER / ACL_GROUP entries of POSIX
+ * ACLs and the root id of v3 (namespaced) file capabilities. */
+int copy_shift_xattr(const struct copy_id_map *uid_map, const struct copy_id_map *gid_map,
+                     const char *key, void *value, size_t len)
+{
+    char *val = value;
+    if (strcmp(key, "system.posix_acl_access") == 0 ||
+        strcmp(key, "system.posix_acl_default") == 0) {
+        /* le32 version, then entries of le16 tag, le16 perm, le32 id */
+        for (size_t off = 4; off + 8 <= len; off += 8) {
+            uint16_t tag;
+            uint32_t id, host;
+            memcpy(&tag, val + off, 2);
+            memcpy(&id, val + off + 4, 4);
+            tag = le16toh(tag);
+            const struct copy_id_map *m = tag == 0x02 ? uid_map : tag == 0x08 ? gid_map : NULL;
+            if (!m)
+                continue;
+            if (copy_id_map_to_host(m, le32toh(id), &host) < 0)
+                return -ERANGE;
+            host = htole32(host);
+            memcpy(val + off + 4, &host, 4);
+        }
+    } else if (strcmp(key, "security.capability") == 0 && len == 24) {
+        uint32_t magic, root, host;
+        memcpy(&magic, val, 4);
+        if ((le32toh(magic) & 0xFF000000U) != 0x03000000U)
+            return 0;
+        memcpy(&root, val + 20, 4);
+        if (copy_id_map_to_host(uid_map, le32toh(root), &host) < 0)
+            return -ERANGE;
+        host = htole32(host);
+        memcpy(val + 20, &host, 4);
+    }
+    return 0;
+}
+
+/* `name` NULL: from fd sfd to fd dfd; else the entries `name` of the directories sfd and dfd.
+ * `dir` and `shown` name the entry in messages. */
+static int copy_xattrs(struct worker *w, int sfd, int dfd, const char *name, const char *dir,
+                       const char *shown)
+{
+    if (!w->xattrs)
+        return 0;
+    ssize_t n;
+    for (;;) {
+        n = x_list(w, sfd, name, w->xnames, w->xnames_cap);
+        if (n >= 0)
+            break;
+        if (errno == ENOTSUP) {
+            /* The source file system keeps no xattrs: stop asking. */
+            w->xattrs = false;
+            return 0;
+        }
+        if (errno != ERANGE)
+            return fail_in(w, dir, errno, "list xattrs", shown);
+        n = x_list(w, sfd, name, NULL, 0);
+        if (n < 0)
+            return fail_in(w, dir, errno, "list xattrs", shown);
+        w->xnames_cap = (size_t)n + 256;
+        w->xnames = xrealloc(w->xnames, w->xnames_cap);
+    }
+    for (const char *k = w->xnames; k < w->xnames + n; k += strlen(k) + 1) {
+        if (w->o->skip_selinux && strcmp(k, "security.selinux") == 0)
+            continue;
+        ssize_t v;
+        for (;;) {
+            v = x_get(w, sfd, name, k, w->xval, w->xval_cap);
+            if (v >= 0)
+                break;
+            if (errno == ENODATA) /* removed meanwhile */
+                break;
+            if (errno != ERANGE)
+                return fail_in(w, dir, errno, k, shown);
+            v = x_get(w, sfd, name, k, NULL, 0);
+            if (v < 0)
+                return fail_in(w, dir, errno, k, shown);
+            w->xval_cap = (size_t)v + 256;
+            w->xval = xrealloc(w->xval, w->xval_cap);
+        }
+        if (v < 0)
+            continue;
+        if (mapping(w) && copy_shift_xattr(w->o->uid_map, w->o->gid_map, k, w->xval, (size_t)v) < 0)
+            return fail_in(w, dir, ERANGE, k, shown);
+        if (x_set(dfd, name, k, w->xval, (size_t)v) < 0) {
+            _cleanup_free_ char *what = xasprintf("set xattr %s", k);
+            return fail_in(w, dir, errno, what, shown);
+        }
+    }
+    return 0;
+}
+
+/* --- file data ------------------------------------------------------------------------------ */
+
+static int copy_range_rw(struct worker *w, int sfd, int dfd, off_t off, uint64_t len)
+{
+    if (!w->data)
+        w->data = xmalloc(DATA_BUF_SIZE);
+    while (len > 0) {
+        ssize_t r = pread(sfd, w->data, len < DATA_BUF_SIZE ? len : DATA_BUF_SIZE, off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0)
+            break; /* the file shrank */
+        for (ssize_t done = 0; done < r;) {
+            ssize_t x = pwrite(dfd, w->data + done, (size_t)(r - done), off + done);
+            if (x < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno;
+            }
+            done += x;
+        }
+        off += r;
+        len -= (uint64_t)r;
+        __atomic_fetch_add(w->bytes, (uint64_t)r, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static int copy_range(struct worker *w, int sfd, int dfd, off_t off, uint64_t len)
+{
+    loff_t in = off, out = off;
+    while (len > 0 && w->try_cfr) {
+        ssize_t r = copy_file_range(sfd, &in, dfd, &out, len < (1U << 30) ? len : (1U << 30), 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) {
+                w->try_cfr = false;
+                break;
+            }
+            return -errno;
+        }
+        if (r == 0)
+            return 0;
+        len -= (uint64_t)r;
+        __atomic_fetch_add(w->bytes, (uint64_t)r, __ATOMIC_RELAXED);
+    }
+    return len ? copy_range_rw(w, sfd, dfd, in, len) : 0;
+}
+
+static int copy_data(struct worker *w, int sfd, int dfd, const struct statx *sx)
+{
+    uint64_t size = sx->stx_size;
+    if (size == 0)
+        return 0;
+    if (w->try_clone) {
+        if (ioctl(dfd, FICLONE, sfd) == 0) {
+            __atomic_fetch_add(w->bytes, size, __ATOMIC_RELAXED);
+            return 0;
+        }
+        if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EXDEV || errno == EINVAL ||
+            errno == ENOSYS)
+            w->try_clone = false;
+    }
+    /* Only a file with fewer blocks than its size can have holes: others skip the lseeks. */
+    if (sx->stx_blocks * 512 >= size)
+        return copy_range(w, sfd, dfd, 0, size);
+    off_t pos = 0;
+    while ((uint64_t)pos < size) {
+        off_t data = lseek(sfd, pos, SEEK_DATA);
+        if (data < 0) {
+            if (errno == ENXIO) /* only a hole is left */
+                break;
+            if (errno == EINVAL || errno == EOPNOTSUPP)
+                return copy_range(w, sfd, dfd, pos, size - (uint64_t)pos);
+            return -errno;
+        }
+        off_t hole = lseek(sfd, data, SEEK_HOLE);
+        if (hole < 0)
+            return -errno;
+        if ((uint64_t)hole > size)
+            hole = (off_t)size;
+        int r = copy_range(w, sfd, dfd, data, (uint64_t)(hole - data));
+        if (r < 0)
+            return r;
+        pos = hole;
+    }
+    if (ftruncate(dfd, (off_t)size) < 0)
+        return -errno;
+    return 0;
+}
+
+/* --- entries -------------------------------------------------------------------------------- */
+
+struct node {
+    const char *name;
+    struct statx sx;
+    uid_t uid; /* host owner, after mapping */
+    gid_t gid;
+};
+
+static void stx_times(const struct statx *sx, struct timespec ts[2])
+{
+    ts[0] = (struct timespec){sx->stx_atime.tv_sec, sx->stx_atime.tv_nsec};
+    ts[1] = (struct timespec){sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec};
+}
+
+static void node_times(const struct node *n, struct timespec ts[2])
+{
+    stx_times(&n->sx, ts);
+}
+
+/* A new inode belongs to us, with the directory's group when it is setgid: chown only when the
+ * owner should differ. */
+static bool needs_chown(const struct walk *w, const struct parent *p, const struct node *n)
+{
+    return n->uid != w->euid || n->gid != (p->sgid ? p->gid : w->egid);
+}
+
+/* Data, then owner, xattrs (the chown and the data write both drop security.capability), the
+ * setuid/setgid bits (dropped by the chown) and last the times. Closes both fds. */
+static int run_job(struct worker *t, struct file_job *j)
+{
+    _cleanup_close_ int sfd = j->sfd, dfd = j->dfd;
+    mode_t mode = j->sx.stx_mode;
+    int r = copy_data(t, sfd, dfd, &j->sx);
+    if (r < 0)
+        return fail_in(t, j->path, -r, "copy data", NULL);
+    if (j->chown && fchown(dfd, j->uid, j->gid) < 0)
+        return fail_in(t, j->path, errno, "chown", NULL);
+    r = copy_xattrs(t, sfd, dfd, NULL, j->path, NULL);
+    if (r < 0)
+        return r;
+    if ((mode & 07000) && fchmod(dfd, mode & 07777) < 0)
+        return fail_in(t, j->path, errno, "chmod", NULL);
+    struct timespec ts[2];
+    stx_times(&j->sx, ts);
+    if (futimens(dfd, ts) < 0)
+        return fail_in(t, j->path, errno, "set times", NULL);
+    return 0;
+}
+
+static void *helper_main(void *arg)
+{
+    struct helper *h = arg;
+    struct job_queue *q = h->q;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->count && !q->done)
+            pthread_cond_wait(&q->ready, &q->mu);
+        if (!q->count)
+            break;
+        struct file_job j = q->jobs[q->head];
+        q->head = (q->head + 1) % QUEUE_LEN;
+        q->count--;
+        bool skip = __atomic_load_n(&q->failed, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&q->mu);
+        if (skip) {
+            close(j.sfd);
+            close(j.dfd);
+        } else if (run_job(&h->t, &j) < 0) {
+            __atomic_store_n(&q->failed, 1, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Queue a job, or run it here when the queue is full: the walk never waits on the helpers. */
+static int submit(struct walk *w, struct file_job *j)
+{
+    if (w->n_helpers) {
+        pthread_mutex_lock(&w->q.mu);
+        if (w->q.count < QUEUE_LEN) {
+            w->q.jobs[(w->q.head + w->q.count) % QUEUE_LEN] = *j;
+            w->q.count++;
+            pthread_cond_signal(&w->q.ready);
+            pthread_mutex_unlock(&w->q.mu);
+            return 0;
+        }
+        pthread_mutex_unlock(&w->q.mu);
+    }
+    return run_job(&w->main, j);
+}
+
+static int copy_reg(struct walk *w, const struct parent *p, const struct node *n)
+{
+    mode_t mode = n->sx.stx_mode;
+    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+    _cleanup_close_ int sfd = openat(p->sfd, n->name, flags | (w->noatime ? O_NOATIME : 0));
+    if (sfd < 0 && errno == EPERM && w->noatime) {
+        w->noatime = false;
+        sfd = openat(p->sfd, n->name, flags);
+    }
+    if (sfd < 0)
+        return fail(w, errno, "open", n->name);
+    /* Permission bits only: setuid/setgid would not survive the chown and the data write. */
+    _cleanup_close_ int dfd =
+        openat(p->dfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+    if (dfd < 0)
+        return fail(w, errno, "create", n->name);
+    struct file_job j = {
+        .sx = n->sx,
+        .uid = n->uid,
+        .gid = n->gid,
+        .chown = needs_chown(w, p, n),
+    };
+    snprintf(j.path, sizeof(j.path), "%s%s", w->path, n->name);
+    j.sfd = TAKE_FD(sfd);
+    j.dfd = TAKE_FD(dfd);
+    return submit(w, &j);
+}
+
+/* Metadata of an entry that has no fd of its own here: symlinks, devices, fifos, sockets. */
+static int finish_at(struct walk *w, const struct parent *p, const struct node *n)
+{
+    mode_t mode = n->sx.stx_mode;
+    if (needs_chown(w, p, n) && fchownat(p->dfd, n->name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail(w, errno, "chown", n->name);
+    int r = copy_xattrs(&w->main, p->sfd, p->dfd, n->name, w->path, n->name);
+    if (r < 0)
+        return r;
+    if (!S_ISLNK(mode) && (mode & 07000) && copy_chmod_at(p->dfd, n->name, mode & 07777) < 0)
+        return fail(w, errno, "chmod", n->name);
+    struct timespec ts[2];
+    node_times(n, ts);
+    if (utimensat(p->dfd, n->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail(w, errno, "set times", n->name);
+    return 0;
+}
+
+static int copy_symlink(struct walk *w, const struct parent *p, const struct node *n)
+{
+    size_t need = (size_t)n->sx.stx_size + 2;
+    if (need < PATH_MAX)
+        need = PATH_MAX;
+    if (w->target_cap < need) {
+        w->target_cap = need;
+        w->target = xrealloc(w->target, need);
+    }
+    ssize_t len = readlinkat(p->sfd, n->name, w->target, w->target_cap);
+    if (len < 0)
+        return fail(w, errno, "readlink", n->name);
+    if ((size_t)len >= w->target_cap)
+        return fail(w, ENAMETOOLONG, "readlink", n->name);
+    w->target[len] = '\0';
+    if (symlinkat(w->target, p->dfd, n->name) < 0)
+        return fail(w, errno, "symlink", n->name);
+    return finish_at(w, p, n);
+}
+
+static int copy_special(struct walk *w, const struct parent *p, const struct node *n)
+{
+    mode_t mode = n->sx.stx_mode;
+    dev_t rdev = makedev(n->sx.stx_rdev_major, n->sx.stx_rdev_minor);
+    if (mknodat(p->dfd, n->name, (mode & S_IFMT) | (mode & 0777), rdev) < 0)
+        return fail(w, errno, "mknod", n->name);
+    return finish_at(w, p, n);
+}
+
+static int walk_dir(struct walk *w, const struct parent *p, size_t depth);
+
+static int copy_dir(struct walk *w, const struct parent *p, const struct node *n, bool descend,
+                    size_t depth)
+{
+    mode_t mode = n->sx.stx_mode;
+    if (mkdirat(p->dfd, n->name, mode & 01777) < 0)
+        return fail(w, errno, "mkdir", n->name);
+    _cleanup_close_ int dfd =
+        openat(p->dfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return fail(w, errno, "open", n->name);
+    _cleanup_close_ int sfd = -1;
+    if (descend) {
+        sfd = openat(p->sfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+            return fail(w, errno, "open", n->name);
+    }
+    if (needs_chown(w, p, n) && fchown(dfd, n->uid, n->gid) < 0)
+        return fail(w, errno, "chown", n->name);
+    /* A mount point keeps only what its stat shows: its xattrs belong to the other mount. */
+    int r = sfd >= 0 ? copy_xattrs(&w->main, sfd, dfd, NULL, w->path, n->name) : 0;
+    if (r < 0)
+        return r;
+    /* mkdir ignores setuid/setgid and inherits setgid from a setgid parent. */
+    mode_t made = (mode & 01777) | (p->sgid ? S_ISGID : 0);
+    if ((mode & 07777) != made && fchmod(dfd, mode & 07777) < 0)
+        return fail(w, errno, "chmod", n->name);
+    if (descend) {
+        struct parent child = {sfd, dfd, n->gid, (mode & S_ISGID) != 0};
+        size_t saved;
+        path_push(w, n->name, &saved);
+        r = walk_dir(w, &child, depth + 1);
+        w->path_len = saved;
+        w->path[saved] = '\0';
+        if (r < 0)
+            return r;
+    }
+    /* Last: writing the entries changed the directory's times. */
+    struct timespec ts[2];
+    node_times(n, ts);
+    if (futimens(dfd, ts) < 0)
+        return fail(w, errno, "set times", n->name);
+    return 0;
+}
+
+static bool same_mount(const struct walk *w, const struct statx *sx)
+{
+    if (w->have_mnt_id && (sx->stx_mask & STATX_MNT_ID))
+        return sx->stx_mnt_id == w->mnt_id;
+    return makedev(sx->stx_dev_major, sx->stx_dev_minor) == w->dev;
+}
+
+static int map_owner(struct walk *w, struct node *n)
+{
+    uint32_t uid, gid;
+    if (copy_id_map_to_host(w->o->uid_map, n->sx.stx_uid, &uid) < 0) {
+        _cleanup_free_ char *what = xasprintf("uid %u is not in the uid map", n->sx.stx_uid);
+        return fail(w, 0, what, n->name);
+    }
+    if (copy_id_map_to_host(w->o->gid_map, n->sx.stx_gid, &gid) < 0) {
+        _cleanup_free_ char *what = xasprintf("gid %u is not in the gid map", n->sx.stx_gid);
+        return fail(w, 0, what, n->name);
+    }
+    n->uid = uid;
+    n->gid = gid;
+    return 0;
+}
+
+static int copy_entry(struct walk *w, const struct parent *p, const char *name, size_t depth)
+{
+    struct node n = {.name = name};
+    if (statx(p->sfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_MNT_ID,
+              &n.sx) < 0)
+        return fail(w, errno, "stat", name);
+    mode_t mode = n.sx.stx_mode;
+    bool here = same_mount(w, &n.sx);
+    if (!here && !S_ISDIR(mode))
+        return 0; /* a file mounted over: not part of this tree */
+    int r = map_owner(w, &n);
+    if (r < 0)
+        return r;
+
+    if (!S_ISDIR(mode) && n.sx.stx_nlink > 1) {
+        dev_t dev = makedev(n.sx.stx_dev_major, n.sx.stx_dev_minor);
+        struct link_entry *e = link_find(&w->links, dev, n.sx.stx_ino);
+        if (e && e->path_off) {
+            if (linkat(w->dst_root, w->links.arena + e->path_off - 1, p->dfd, name, 0) < 0)
+                return fail(w, errno, "link", name);
+            w->st.files++;
+            return 0;
+        }
+        link_add(&w->links, dev, n.sx.stx_ino, w->path, w->path_len, name);
+    }
+
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+        r = copy_reg(w, p, &n);
+        break;
+    case S_IFDIR:
+        r = copy_dir(w, p, &n, here, depth);
+        break;
+    case S_IFLNK:
+        r = copy_symlink(w, p, &n);
+        break;
+    case S_IFCHR:
+    case S_IFBLK:
+    case S_IFIFO:
+    case S_IFSOCK:
+        r = copy_special(w, p, &n);
+        break;
+    default:
+        return fail(w, 0, "unknown file type", name);
+    }
+    if (r < 0)
+        return r;
+    w->st.files++;
+    if (w->o->progress) {
+        w->st.bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
+        w->o->progress(w->o->progress_data, &w->st);
+    }
+    return 0;
+}
+
+static int walk_dir(struct walk *w, const struct parent *p, size_t depth)
+{
+    if (depth >= w->n_dents) {
+        w->dents = xreallocarray(w->dents, depth + 1, sizeof(*w->dents));
+        for (size_t i = w->n_dents; i <= depth; i++)
+            w->dents[i] = xmalloc(DENT_BUF_SIZE);
+        w->n_dents = depth + 1;
+    }
+    char *buf = w->dents[depth];
+    for (;;) {
+        ssize_t n = getdents64(p->sfd, buf, DENT_BUF_SIZE);
+        if (n < 0)
+            return fail(w, errno, "read directory", NULL);
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            struct dirent64 *d = (struct dirent64 *)(buf + off);
+            off += d->d_reclen;
+            const char *name = d->d_name;
+            if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+                continue;
+            if (__atomic_load_n(&w->q.failed, __ATOMIC_RELAXED))
+                return -ECANCELED; /* a helper failed: its error is the one to report */
+            int r = copy_entry(w, p, name, depth);
+            if (r < 0)
+                return r;
+        }
+    }
+}
+
+static int copy_root(struct walk *w, int src, int dst)
+{
+    struct node n = {.name = ""};
+    if (statx(src, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &n.sx) < 0)
+        return berth_error_set(w->main.err, errno, "copy: stat source");
+    w->have_mnt_id = (n.sx.stx_mask & STATX_MNT_ID) != 0;
+    w->mnt_id = n.sx.stx_mnt_id;
+    w->dev = makedev(n.sx.stx_dev_major, n.sx.stx_dev_minor);
+    struct stat dst_st;
+    if (fstat(dst, &dst_st) < 0)
+        return berth_error_set(w->main.err, errno, "copy: stat destination");
+    int r = map_owner(w, &n);
+    if (r < 0)
+        return r;
+    if ((dst_st.st_uid != n.uid || dst_st.st_gid != n.gid) && fchown(dst, n.uid, n.gid) < 0)
+        return berth_error_set(w->main.err, errno, "copy: chown destination");
+    r = copy_xattrs(&w->main, src, dst, NULL, "", NULL);
+    if (r < 0)
+        return r;
+    mode_t mode = n.sx.stx_mode & 07777;
+    if ((dst_st.st_mode & 07777) != mode && fchmod(dst, mode) < 0)
+        return berth_error_set(w->main.err, errno, "copy: chmod destination");
+    struct parent root = {src, dst, n.gid, (mode & S_ISGID) != 0};
+    r = walk_dir(w, &root, 0);
+    if (r < 0)
+        return r;
+    struct timespec ts[2];
+    node_times(&n, ts);
+    if (futimens(dst, ts) < 0)
+        return berth_error_set(w->main.err, errno, "copy: set times of destination");
+    return 0;
+}
+
+static void worker_init(struct worker *t, struct walk *w, struct berth_error **err)
+{
+    *t = (struct worker){
+        .o = w->o,
+        .bytes = &w->bytes,
+        .try_clone = true,
+        .try_cfr = true,
+        .xattrs = true,
+        .xattrat = true,
+        .err = err,
+    };
+    /* Never empty: a zero size would turn the xattr calls into size queries. */
+    t->xnames = xmalloc(t->xnames_cap = 4096);
+    t->xval = xmalloc(t->xval_cap = 4096);
+}
+
+static void worker_free(struct worker *t)
+{
+    free(t->data);
+    free(t->xnames);
+    free(t->xval);
+}
+
+static void start_helpers(struct walk *w)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = cpus > 1 ? (size_t)cpus - 1 : 0;
+    if (n > MAX_WORKERS)
+        n = MAX_WORKERS;
+    pthread_mutex_init(&w->q.mu, NULL);
+    pthread_cond_init(&w->q.ready, NULL);
+    for (size_t i = 0; i < n; i++) {
+        struct helper *h = &w->helpers[w->n_helpers];
+        worker_init(&h->t, w, &h->err);
+        h->q = &w->q;
+        if (pthread_create(&h->thread, NULL, helper_main, h) != 0) {
+            worker_free(&h->t);
+            break; /* fewer helpers: slower, not wrong */
+        }
+        w->n_helpers++;
+    }
+}
+
+/* Let the helpers finish the queue, and take the first error one of them met. */
+static int stop_helpers(struct walk *w, int r)
+{
+    pthread_mutex_lock(&w->q.mu);
+    w->q.done = true;
+    pthread_cond_broadcast(&w->q.ready);
+    pthread_mutex_unlock(&w->q.mu);
+    for (size_t i = 0; i < w->n_helpers; i++) {
+        struct helper *h = &w->helpers[i];
+        pthread_join(h->thread, NULL);
+        if (h->err && (r == 0 || r == -ECANCELED) && !*w->main.err) {
+            *w->main.err = TAKE_PTR(h->err);
+            r = berth_error_ret(*w->main.err);
+        }
+        berth_error_free(h->err);
+        worker_free(&h->t);
+    }
+    pthread_cond_destroy(&w->q.ready);
+    pthread_mutex_destroy(&w->q.mu);
+    return r;
+}
+
+int copy_tree(int src_dirfd, int dst_dirfd, const struct copy_options *opts,
+              struct copy_stats *stats, struct berth_error **err)
+{
+    static const struct copy_options none;
+    struct berth_error *local = NULL;
+    struct walk w = {
+        .o = opts ? opts : &none,
+        .dst_root = dst_dirfd,
+        .euid = geteuid(),
+        .egid = getegid(),
+        .noatime = true,
+    };
+    /* The helpers' errors are merged into this one, so it must exist even if err is NULL. */
+    worker_init(&w.main, &w, err ? err : &local);
+    w.path = xzalloc(w.path_cap = 256);
+    start_helpers(&w);
+    /* Modes are given whole at creation; the caller's umask must not trim them. */
+    mode_t old_umask = umask(0);
+    int r = copy_root(&w, src_dirfd, dst_dirfd);
+    r = stop_helpers(&w, r);
+    umask(old_umask);
+    w.st.bytes = w.bytes;
+    if (stats)
+        *stats = w.st;
+    for (size_t i = 0; i < w.n_dents; i++)
+        free(w.dents[i]);
+    free(w.dents);
+    worker_free(&w.main);
+    free(w.target);
+    free(w.path);
+    free(w.links.v);
+    free(w.links.arena);
+    berth_error_free(local);
+    return r;
+}

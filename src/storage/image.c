@@ -1,0 +1,853 @@
+#include "storage/image.h"
+#include "berth/error.h"
+#include "spec/spec.h"
+#include "storage/apply.h"
+#include "storage/digest.h"
+#include "storage/progress.h"
+#include "storage/store.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IMAGES_NAME   "images.json"
+#define JSON_BLOB_MAX (8U << 20)
+#define MAX_LAYERS    256
+#define MAX_NESTING   4
+#define STREAM_BUF    (256 * 1024)
+
+#define MT_INDEX        "application/vnd.oci.image.index.v1+json"
+#define MT_MANIFEST     "application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_LIST  "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIF "application/vnd.docker.distribution.manifest.v2+json"
+
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+bool image_name_valid(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > 255)
+        return false;
+    for (const char *c = name; *c; c++) {
+        bool alnum =
+            (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
+        if (c == name ? !alnum : !(alnum || strchr("._:/@-", *c)))
+            return false;
+    }
+    return true;
+}
+
+/* --- images.json ---------------------------------------------------------------------------- */
+
+static int images_load(struct storage *s, json_t **out, struct berth_error **err)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    struct berth_error *e = NULL;
+    if (fs_read_file_at(storage_root_fd(s), IMAGES_NAME, 64U << 20, &text, &len, &e) < 0) {
+        if (e->code == ENOENT) {
+            berth_error_free(e);
+            *out = json_array();
+            return 0;
+        }
+        *err = e;
+        return berth_error_prefix(err, "%s", storage_root_path(s));
+    }
+    json_error_t je;
+    _cleanup_json_ json_t *doc = json_loadb(text, len, 0, &je);
+    json_t *images = json_object_get(doc, "images");
+    if (!json_is_array(images))
+        return berth_error_set(err, 0, "%s/%s: %s", storage_root_path(s), IMAGES_NAME,
+                               doc ? "\"images\" is not an array" : je.text);
+    *out = json_incref(images);
+    return 0;
+}
+
+static int images_save(struct storage *s, json_t *images, struct berth_error **err)
+{
+    _cleanup_json_ json_t *doc = json_pack("{s:O}", "images", images);
+    _cleanup_free_ char *text = json_dumps(doc, JSON_INDENT(2));
+    if (!text)
+        return berth_error_set(err, ENOMEM, "encode %s", IMAGES_NAME);
+    if (fs_write_file_atomic_at(storage_root_fd(s), IMAGES_NAME, text, strlen(text), 0600, err) < 0)
+        return berth_error_prefix(err, "%s", storage_root_path(s));
+    return 0;
+}
+
+static json_t *image_find(json_t *images, const char *name, size_t *index)
+{
+    size_t i;
+    json_t *img;
+    json_array_foreach(images, i, img)
+    {
+        const char *n = json_string_value(json_object_get(img, "name"));
+        if (n && strcmp(n, name) == 0) {
+            if (index)
+                *index = i;
+            return img;
+        }
+    }
+    return NULL;
+}
+
+/* --- reading the layout ---------------------------------------------------------------------- */
+
+struct desc {
+    const char *media_type;
+    const char *digest;
+    json_int_t size;
+};
+
+static int desc_parse(json_t *j, const char *what, struct desc *d, struct berth_error **err)
+{
+    d->media_type = json_string_value(json_object_get(j, "mediaType"));
+    d->digest = json_string_value(json_object_get(j, "digest"));
+    json_t *size = json_object_get(j, "size");
+    if (!json_is_object(j) || !d->digest || !json_is_integer(size))
+        return berth_error_set(err, 0, "%s: a descriptor needs digest and size", what);
+    if (!digest_valid(d->digest))
+        return berth_error_set(err, 0, "%s: digest \"%s\" is not sha256:<64 hex digits>", what,
+                               d->digest);
+    d->size = json_integer_value(size);
+    if (d->size < 0)
+        return berth_error_set(err, 0, "%s: negative size", what);
+    return 0;
+}
+
+/* blobs/sha256/<hex>, no symlink anywhere, a regular file. */
+static int blob_open(int layout, const char *digest, struct berth_error **err)
+{
+    _cleanup_close_ int blobs =
+        openat(layout, "blobs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int alg =
+        blobs < 0 ? -1 : openat(blobs, "sha256", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = alg < 0 ? -1 : openat(alg, digest_hex(digest), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_set(err, errno, "blob %s", digest);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return berth_error_set(err, 0, "blob %s is not a regular file", digest);
+    }
+    return fd;
+}
+
+/* Check a blob against its descriptor: its size and its sha256. */
+static int blob_verify(int fd, const struct desc *d, struct berth_error **err)
+{
+    char got[DIGEST_STR_LEN + 1];
+    size_t size;
+    if (digest_fd(fd, got, &size, err) < 0)
+        return berth_error_prefix(err, "blob %s", d->digest);
+    if ((json_int_t)size != d->size)
+        return berth_error_set(err, 0, "blob %s: %zu bytes, the descriptor says %lld", d->digest,
+                               size, (long long)d->size);
+    if (strcmp(got, d->digest) != 0)
+        return berth_error_set(err, 0, "blob %s: digest mismatch: the content is %s", d->digest,
+                               got);
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return berth_error_set(err, errno, "blob %s: seek", d->digest);
+    return 0;
+}
+
+static int blob_json(int layout, const struct desc *d, json_t **out, struct berth_error **err)
+{
+    if (d->size > (json_int_t)JSON_BLOB_MAX)
+        return berth_error_set(err, E2BIG, "blob %s", d->digest);
+    _cleanup_close_ int fd = blob_open(layout, d->digest, err);
+    if (fd < 0)
+        return fd;
+    int r = blob_verify(fd, d, err);
+    if (r < 0)
+        return r;
+    json_error_t je;
+    *out = json_loadfd(fd, 0, &je);
+    if (!*out)
+        return berth_error_set(err, 0, "blob %s:%d:%d: %s", d->digest, je.line, je.column, je.text);
+    return 0;
+}
+
+static bool is_index(const char *mt)
+{
+    return mt && (strcmp(mt, MT_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
+}
+
+static bool is_manifest(const char *mt)
+{
+    return !mt || strcmp(mt, MT_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIF) == 0;
+}
+
+/* 2: linux/amd64; 1: no platform given; 0: another platform. */
+static int platform_rank(json_t *desc)
+{
+    json_t *p = json_object_get(desc, "platform");
+    if (!p)
+        return 1;
+    const char *os = json_string_value(json_object_get(p, "os"));
+    const char *arch = json_string_value(json_object_get(p, "architecture"));
+    return os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0 ? 2 : 0;
+}
+
+/* The best manifest descriptor of an index, nested indexes searched too. */
+static int pick_manifest(int layout, json_t *index, int depth, json_t **best, int *best_rank,
+                         struct berth_error **err)
+{
+    json_t *list = json_object_get(index, "manifests");
+    if (!json_is_array(list))
+        return berth_error_set(err, 0, "index: \"manifests\" is not an array");
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m)
+    {
+        struct desc d;
+        int r = desc_parse(m, "index: manifests", &d, err);
+        if (r < 0)
+            return r;
+        int rank = platform_rank(m);
+        if (is_index(d.media_type)) {
+            if (depth >= MAX_NESTING)
+                return berth_error_set(err, 0, "index: nested more than %d deep", MAX_NESTING);
+            if (rank == 0)
+                continue;
+            _cleanup_json_ json_t *child = NULL;
+            r = blob_json(layout, &d, &child, err);
+            if (r < 0)
+                return r;
+            r = pick_manifest(layout, child, depth + 1, best, best_rank, err);
+            if (r < 0)
+                return r;
+        } else if (is_manifest(d.media_type) && rank > *best_rank) {
+            json_decref(*best);
+            *best = json_incref(m);
+            *best_rank = rank;
+        }
+    }
+    return 0;
+}
+
+/* A layout given as a tar: only the names a layout has are taken, into a fresh directory of the
+ * store. */
+static bool layout_name_ok(const char *name)
+{
+    if (strcmp(name, "oci-layout") == 0 || strcmp(name, "index.json") == 0)
+        return true;
+    if (strncmp(name, "blobs/sha256/", 13) != 0)
+        return false;
+    char digest[DIGEST_STR_LEN + 8];
+    snprintf(digest, sizeof(digest), "sha256:%s", name + 13);
+    return digest_valid(digest);
+}
+
+static int extract_layout(struct storage *s, const char *tarfile, int tmpfd,
+                          struct berth_error **err)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_all(a);
+    int r = 0;
+    if (archive_read_open_filename(a, tarfile, 256 * 1024) != ARCHIVE_OK) {
+        r = berth_error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0, "%s: %s", tarfile,
+                            archive_error_string(a));
+        archive_read_free(a);
+        return r;
+    }
+    if (mkdirat(tmpfd, "blobs", 0700) < 0 || mkdirat(tmpfd, "blobs/sha256", 0700) < 0)
+        r = berth_error_set(err, errno, "%s: mkdir blobs", storage_root_path(s));
+    struct archive_entry *e;
+    while (r == 0) {
+        int ar = archive_read_next_header(a, &e);
+        if (ar == ARCHIVE_EOF)
+            break;
+        if (ar < ARCHIVE_WARN) {
+            r = berth_error_set(err, 0, "%s: %s", tarfile, archive_error_string(a));
+            break;
+        }
+        _cleanup_free_ char *name = NULL;
+        if (archive_entry_filetype(e) != AE_IFREG || !archive_entry_pathname(e) ||
+            apply_clean_name(archive_entry_pathname(e), &name) < 0 || !layout_name_ok(name))
+            continue;
+        _cleanup_close_ int fd =
+            openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            r = berth_error_set(err, errno, "%s: %s", tarfile, name);
+            break;
+        }
+        if (archive_read_data_into_fd(a, fd) != ARCHIVE_OK)
+            r = berth_error_set(err, 0, "%s: %s: %s", tarfile, name, archive_error_string(a));
+    }
+    archive_read_free(a);
+    return r;
+}
+
+/* --- layers ---------------------------------------------------------------------------------- */
+
+enum compression { COMP_NONE, COMP_GZIP, COMP_ZSTD };
+
+static int layer_compression(const char *mt, enum compression *c)
+{
+    static const struct {
+        const char *type;
+        enum compression c;
+    } known[] = {
+        {"application/vnd.oci.image.layer.v1.tar", COMP_NONE},
+        {"application/vnd.oci.image.layer.v1.tar+gzip", COMP_GZIP},
+        {"application/vnd.oci.image.layer.v1.tar+zstd", COMP_ZSTD},
+        {"application/vnd.oci.image.layer.nondistributable.v1.tar", COMP_NONE},
+        {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", COMP_GZIP},
+        {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", COMP_ZSTD},
+        {"application/vnd.docker.image.rootfs.diff.tar", COMP_NONE},
+        {"application/vnd.docker.image.rootfs.diff.tar.gzip", COMP_GZIP},
+        {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", COMP_GZIP},
+    };
+    for (size_t i = 0; mt && i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(mt, known[i].type) == 0) {
+            *c = known[i].c;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+struct layer_job {
+    int layout;
+    struct desc desc;
+    enum compression comp;
+    const char *diff_id;
+    struct apply_options apply;
+    struct progress *bar;
+};
+
+/* The uncompressed stream. A producer thread decompresses the blob and hashes what comes out
+ * (the diffID covers every byte, the padding after the end of the archive included) into a
+ * ring of buffers, while this thread parses the tar and writes the files: with two cores the
+ * inflate and the file system work overlap. */
+#define STREAM_SLOTS 4
+
+struct stream {
+    struct archive *outer;
+    struct digest d; /* the producer's until it is joined */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf[STREAM_SLOTS];
+    la_ssize_t len[STREAM_SLOTS];
+    size_t next;   /* the slot the reader takes next */
+    size_t filled; /* slots filled and not yet taken */
+    bool held;     /* the reader still uses the slot before `next` */
+    bool eof, cancel;
+    int err_code;
+    char *err_msg;
+    uint64_t compressed; /* blob bytes read so far, for the progress line */
+    struct progress *bar;
+};
+
+static void *stream_produce(void *arg)
+{
+    struct stream *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->filled + s->held == STREAM_SLOTS && !s->cancel)
+            pthread_cond_wait(&s->cv, &s->mu);
+        bool stop = s->cancel;
+        size_t slot = (s->next + s->filled) % STREAM_SLOTS;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            return NULL;
+        la_ssize_t n = archive_read_data(s->outer, s->buf[slot], STREAM_BUF);
+        if (n > 0)
+            digest_update(&s->d, s->buf[slot], (size_t)n);
+        pthread_mutex_lock(&s->mu);
+        if (n < 0) {
+            s->err_code = archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO;
+            s->err_msg =
+                xstrdup(archive_error_string(s->outer) ? archive_error_string(s->outer) : "error");
+            s->eof = true;
+        } else if (n == 0) {
+            s->eof = true;
+        } else {
+            s->len[slot] = n;
+            s->filled++;
+        }
+        s->compressed = (uint64_t)archive_filter_bytes(s->outer, -1);
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        if (n <= 0)
+            return NULL;
+    }
+}
+
+static la_ssize_t stream_read(struct archive *a, void *data, const void **buf)
+{
+    struct stream *s = data;
+    pthread_mutex_lock(&s->mu);
+    if (s->held) {
+        s->held = false;
+        pthread_cond_broadcast(&s->cv);
+    }
+    while (!s->filled && !s->eof)
+        pthread_cond_wait(&s->cv, &s->mu);
+    if (!s->filled) {
+        int code = s->err_code;
+        bool failed = s->err_msg != NULL;
+        if (failed)
+            archive_set_error(a, code, "decompress: %s", s->err_msg);
+        pthread_mutex_unlock(&s->mu);
+        return failed ? -1 : 0;
+    }
+    size_t slot = s->next;
+    s->next = (s->next + 1) % STREAM_SLOTS;
+    s->filled--;
+    s->held = true;
+    la_ssize_t n = s->len[slot];
+    uint64_t done = s->compressed;
+    pthread_mutex_unlock(&s->mu);
+    progress_update(s->bar, done, 0);
+    *buf = s->buf[slot];
+    return n;
+}
+
+static int archive_fail(struct berth_error **err, struct archive *a, const char *what)
+{
+    return berth_error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0, "%s: %s", what,
+                           archive_error_string(a));
+}
+
+static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct copy_stats *st,
+                            struct berth_error **err)
+{
+    struct stream s = {.outer = archive_read_new(), .bar = j->bar};
+    struct archive *inner = archive_read_new();
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    for (size_t i = 0; i < STREAM_SLOTS; i++)
+        s.buf[i] = xmalloc(STREAM_BUF);
+    digest_init(&s.d);
+    int want = ARCHIVE_FILTER_NONE;
+    if (j->comp == COMP_GZIP) {
+        archive_read_support_filter_gzip(s.outer);
+        want = ARCHIVE_FILTER_GZIP;
+    } else if (j->comp == COMP_ZSTD) {
+        archive_read_support_filter_zstd(s.outer);
+        want = ARCHIVE_FILTER_ZSTD;
+    }
+    archive_read_support_format_raw(s.outer);
+    archive_read_support_format_tar(inner);
+    struct archive_entry *e;
+    pthread_t producer;
+    bool running = false;
+    int r = 0;
+    if (archive_read_open_fd(s.outer, fd, STREAM_BUF) != ARCHIVE_OK ||
+        archive_read_next_header(s.outer, &e) != ARCHIVE_OK)
+        r = archive_fail(err, s.outer, "decompress");
+    else if (archive_filter_code(s.outer, 0) != want)
+        r = berth_error_set(err, 0, "the blob is not what its media type %s says",
+                            j->desc.media_type);
+    else if (pthread_create(&producer, NULL, stream_produce, &s) != 0)
+        r = berth_error_set(err, EAGAIN, "start the decompressor");
+    else
+        running = true;
+    if (r == 0 && archive_read_open(inner, &s, NULL, stream_read, NULL) != ARCHIVE_OK)
+        r = archive_fail(err, inner, "read tar");
+    if (r == 0)
+        r = apply_archive(layer_fd, inner, &j->apply, st, err);
+    if (r == 0) {
+        /* the rest of the stream counts for the diffID too */
+        const void *p;
+        la_ssize_t n;
+        while ((n = stream_read(inner, &s, &p)) > 0)
+            ;
+        if (n < 0)
+            r = archive_fail(err, inner, "read tar");
+    }
+    if (running) {
+        pthread_mutex_lock(&s.mu);
+        s.cancel = true;
+        pthread_cond_broadcast(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+        pthread_join(producer, NULL);
+    }
+    if (r == 0) {
+        char got[DIGEST_STR_LEN + 1];
+        digest_final(&s.d, got);
+        if (strcmp(got, j->diff_id) != 0)
+            r = berth_error_set(err, 0, "diffID mismatch: the config says %s, the layer is %s",
+                                j->diff_id, got);
+    }
+    archive_read_free(inner);
+    archive_read_free(s.outer);
+    for (size_t i = 0; i < STREAM_SLOTS; i++)
+        free(s.buf[i]);
+    free(s.err_msg);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+    return r;
+}
+
+static int populate_layer(void *data, int layer_fd, struct copy_stats *st, struct berth_error **err)
+{
+    struct layer_job *j = data;
+    _cleanup_close_ int fd = blob_open(j->layout, j->desc.digest, err);
+    if (fd < 0)
+        return fd;
+    /* Verified before a byte of it is parsed. */
+    int r = blob_verify(fd, &j->desc, err);
+    if (r < 0)
+        return r;
+    r = apply_layer_blob(j, fd, layer_fd, st, err);
+    if (r < 0)
+        return berth_error_prefix(err, "blob %s", j->desc.digest);
+    return 0;
+}
+
+/* --- import ---------------------------------------------------------------------------------- */
+
+static void chain_next(const char *prev, const char *diff_id, char out[DIGEST_STR_LEN + 1])
+{
+    if (!prev) {
+        memcpy(out, diff_id, DIGEST_STR_LEN + 1);
+        return;
+    }
+    struct digest d;
+    digest_init(&d);
+    digest_update(&d, prev, strlen(prev));
+    digest_update(&d, " ", 1);
+    digest_update(&d, diff_id, strlen(diff_id));
+    digest_final(&d, out);
+}
+
+/* A layer's id: its chain id, or, for layers made through id maps, a digest of the chain id and
+ * the maps, so that each mapping has its own copy. */
+static char *layer_id(const char *chain, const struct image_import_opts *o)
+{
+    const struct copy_id_map *maps[2] = {o->uid_map, o->gid_map};
+    if ((!maps[0] || !maps[0]->n) && (!maps[1] || !maps[1]->n))
+        return xstrdup(digest_hex(chain));
+    struct digest d;
+    digest_init(&d);
+    digest_update(&d, chain, strlen(chain));
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; maps[k] && i < maps[k]->n; i++) {
+            char buf[64];
+            int n = snprintf(buf, sizeof(buf), "%c%u:%u:%u", k ? 'g' : 'u',
+                             maps[k]->map[i].container_id, maps[k]->map[i].host_id,
+                             maps[k]->map[i].size);
+            digest_update(&d, buf, (size_t)n);
+        }
+    }
+    char out[DIGEST_STR_LEN + 1];
+    digest_final(&d, out);
+    return xstrdup(digest_hex(out));
+}
+
+struct import {
+    struct storage *s;
+    const struct image_import_opts *o;
+    int layout;
+    char **created; /* layers this import made, removed again on failure */
+    size_t n_created;
+    json_t *layer_ids;
+};
+
+static int import_layers(struct import *im, json_t *manifest, json_t *config, char **top,
+                         struct berth_error **err)
+{
+    json_t *layers = json_object_get(manifest, "layers");
+    json_t *rootfs = json_object_get(config, "rootfs");
+    json_t *diff_ids = json_object_get(rootfs, "diff_ids");
+    const char *type = json_string_value(json_object_get(rootfs, "type"));
+    if (!json_is_array(layers))
+        return berth_error_set(err, 0, "manifest: \"layers\" is not an array");
+    if (!type || strcmp(type, "layers") != 0 || !json_is_array(diff_ids))
+        return berth_error_set(err, 0, "config: rootfs must be of type \"layers\" with diff_ids");
+    size_t n = json_array_size(layers);
+    if (n != json_array_size(diff_ids))
+        return berth_error_set(err, 0, "manifest has %zu layers, config has %zu diff_ids", n,
+                               json_array_size(diff_ids));
+    if (n > MAX_LAYERS)
+        return berth_error_set(err, 0, "manifest has %zu layers, more than %d", n, MAX_LAYERS);
+
+    char chain[DIGEST_STR_LEN + 1];
+    _cleanup_free_ char *parent = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct layer_job j = {
+            .layout = im->layout,
+            .apply = {im->o->uid_map, im->o->gid_map},
+        };
+        _cleanup_free_ char *what = xasprintf("manifest: layer %zu", i);
+        int r = desc_parse(json_array_get(layers, i), what, &j.desc, err);
+        if (r < 0)
+            return r;
+        if (layer_compression(j.desc.media_type, &j.comp) < 0)
+            return berth_error_set(err, 0, "%s: unsupported media type %s", what,
+                                   j.desc.media_type ? j.desc.media_type : "(none)");
+        j.diff_id = json_string_value(json_array_get(diff_ids, i));
+        if (!digest_valid(j.diff_id))
+            return berth_error_set(err, 0, "config: diff_ids[%zu] is not a sha256 digest", i);
+        chain_next(i ? chain : NULL, j.diff_id, chain);
+        _cleanup_free_ char *id = layer_id(chain, im->o);
+        json_array_append_new(im->layer_ids, json_string(id));
+        if (!storage_layer_exists(im->s, id)) {
+            if (im->o->progress) {
+                _cleanup_free_ char *label = xasprintf("layer %zu/%zu", i + 1, n);
+                j.bar = progress_new(label, (uint64_t)j.desc.size);
+            }
+            struct storage_layer_opts lo = {
+                .populate = populate_layer,
+                .populate_data = &j,
+                .progress = im->o->progress,
+                .parent_is_mapped = true,
+            };
+            r = storage_layer_create(im->s, id, parent, im->o->uid_map, im->o->gid_map, &lo, err);
+            progress_done(j.bar);
+            if (r < 0)
+                return berth_error_prefix(err, "layer %zu", i);
+            im->created = xreallocarray(im->created, im->n_created + 1, sizeof(char *));
+            im->created[im->n_created++] = xstrdup(id);
+        }
+        free(parent);
+        parent = TAKE_PTR(id);
+    }
+    if (!parent)
+        return berth_error_set(err, 0, "manifest has no layers");
+    *top = TAKE_PTR(parent);
+    return 0;
+}
+
+static int open_source(struct storage *s, const char *source, int *tmpfd, struct berth_error **err)
+{
+    struct stat st;
+    if (stat(source, &st) < 0)
+        return berth_error_set(err, errno, "%s", source);
+    if (S_ISDIR(st.st_mode)) {
+        int fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? berth_error_set(err, errno, "open %s", source) : fd;
+    }
+    /* A tar: unpacked into <root>/tmp, which the store lock makes ours alone. */
+    int root = storage_root_fd(s);
+    if (fs_remove_tree_at(root, "tmp", err) < 0 || fs_mkdir_at(root, "tmp", 0700, err) < 0)
+        return berth_error_prefix(err, "%s", storage_root_path(s));
+    _cleanup_close_ int tmp = openat(root, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tmp < 0 || mkdirat(tmp, "layout", 0700) < 0)
+        return berth_error_set(err, errno, "%s/tmp", storage_root_path(s));
+    int fd = openat(tmp, "layout", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_set(err, errno, "%s/tmp/layout", storage_root_path(s));
+    *tmpfd = TAKE_FD(tmp);
+    int r = extract_layout(s, source, fd, err);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static int check_layout_version(int layout, struct berth_error **err)
+{
+    _cleanup_free_ char *text = NULL;
+    if (fs_read_file_at(layout, "oci-layout", 64 * 1024, &text, NULL, err) < 0)
+        return berth_error_prefix(err, "not an OCI image layout");
+    _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
+    const char *v = json_string_value(json_object_get(j, "imageLayoutVersion"));
+    if (!v || strcmp(v, "1.0.0") != 0)
+        return berth_error_set(err, 0, "oci-layout: imageLayoutVersion %s is not 1.0.0",
+                               v ? v : "(missing)");
+    return 0;
+}
+
+static int do_import(struct import *im, const char *source, json_t *images, json_t **record,
+                     struct berth_error **err)
+{
+    int r = check_layout_version(im->layout, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    r = fs_read_file_at(im->layout, "index.json", JSON_BLOB_MAX, &text, &len, err);
+    if (r < 0)
+        return r;
+    json_error_t je;
+    _cleanup_json_ json_t *index = json_loadb(text, len, 0, &je);
+    if (!index)
+        return berth_error_set(err, 0, "index.json:%d:%d: %s", je.line, je.column, je.text);
+    _cleanup_json_ json_t *chosen = NULL;
+    int rank = 0;
+    r = pick_manifest(im->layout, index, 0, &chosen, &rank, err);
+    if (r < 0)
+        return r;
+    if (!chosen)
+        return berth_error_set(err, 0, "%s: no linux/amd64 image manifest", source);
+
+    struct desc md, cd;
+    desc_parse(chosen, "index", &md, err);
+    _cleanup_json_ json_t *manifest = NULL, *config = NULL;
+    r = blob_json(im->layout, &md, &manifest, err);
+    if (r < 0)
+        return berth_error_prefix(err, "manifest");
+    r = desc_parse(json_object_get(manifest, "config"), "manifest: config", &cd, err);
+    if (r < 0)
+        return r;
+    r = blob_json(im->layout, &cd, &config, err);
+    if (r < 0)
+        return berth_error_prefix(err, "config");
+
+    const char *name = im->o->name;
+    if (!name)
+        name = json_string_value(json_object_get(json_object_get(chosen, "annotations"),
+                                                 "org.opencontainers.image.ref.name"));
+    if (!name)
+        name = md.digest;
+    if (!image_name_valid(name))
+        return berth_error_set(err, 0, "image name \"%s\": 1 to 255 letters, digits or ._:/@-",
+                               name);
+    if (image_find(images, name, NULL))
+        return berth_error_set(err, EEXIST, "image %s (berth image rm it first)", name);
+
+    _cleanup_free_ char *top = NULL;
+    r = import_layers(im, manifest, config, &top, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *created = storage_timestamp();
+    *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "name", name, "digest", md.digest, "config",
+                        cd.digest, "top", top, "layers", im->layer_ids, "created", created);
+    return 0;
+}
+
+int image_import(struct storage *s, const char *source, const struct image_import_opts *o,
+                 char **name_out, struct berth_error **err)
+{
+    static const struct image_import_opts none;
+    if (!o)
+        o = &none;
+    if (o->name && !image_name_valid(o->name))
+        return berth_error_set(err, 0, "image name \"%s\": 1 to 255 letters, digits or ._:/@-",
+                               o->name);
+    _cleanup_json_ json_t *images = NULL;
+    int r = images_load(s, &images, err);
+    if (r < 0)
+        return r;
+    struct import im = {.s = s, .o = o, .layer_ids = json_array()};
+    int tmpfd = -1;
+    im.layout = open_source(s, source, &tmpfd, err);
+    json_t *record = NULL;
+    r = im.layout < 0 ? im.layout : do_import(&im, source, images, &record, err);
+    if (r == 0) {
+        json_array_append_new(images, record);
+        r = images_save(s, images, err);
+        if (r == 0 && name_out)
+            *name_out = xstrdup(json_string_value(json_object_get(record, "name")));
+    }
+    if (r < 0) {
+        /* As it was: the layers made here go again, newest first. */
+        for (size_t i = im.n_created; i-- > 0;) {
+            struct berth_error *e2 = NULL;
+            storage_layer_remove(s, im.created[i], &e2);
+            berth_error_free(e2);
+        }
+    }
+    for (size_t i = 0; i < im.n_created; i++)
+        free(im.created[i]);
+    free(im.created);
+    json_decref(im.layer_ids);
+    if (im.layout >= 0)
+        close(im.layout);
+    if (tmpfd >= 0) {
+        struct berth_error *e2 = NULL;
+        close(tmpfd);
+        fs_remove_tree_at(storage_root_fd(s), "tmp", &e2);
+        berth_error_free(e2);
+    }
+    if (r < 0)
+        return berth_error_prefix(err, "import %s", source);
+    return 0;
+}
+
+int image_list(struct storage *s, struct image **out, size_t *n, struct berth_error **err)
+{
+    _cleanup_json_ json_t *images = NULL;
+    int r = images_load(s, &images, err);
+    if (r < 0)
+        return r;
+    struct image *v = xcalloc(json_array_size(images) + 1, sizeof(*v));
+    size_t i;
+    json_t *img;
+    json_array_foreach(images, i, img)
+    {
+        const char *f[5] = {"name", "digest", "config", "top", "created"};
+        char **dst[5] = {&v[i].name, &v[i].digest, &v[i].config, &v[i].top, &v[i].created};
+        for (int k = 0; k < 5; k++) {
+            const char *val = json_string_value(json_object_get(img, f[k]));
+            *dst[k] = xstrdup(val ? val : "");
+        }
+    }
+    *out = v;
+    *n = json_array_size(images);
+    return 0;
+}
+
+void image_list_free(struct image *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].name);
+        free(v[i].digest);
+        free(v[i].config);
+        free(v[i].top);
+        free(v[i].created);
+    }
+    free(v);
+}
+
+static bool used_by_other(json_t *images, const char *layer)
+{
+    size_t i, k;
+    json_t *img, *l;
+    json_array_foreach(images, i, img)
+    {
+        json_array_foreach(json_object_get(img, "layers"), k, l)
+        {
+            if (strcmp(json_string_value(l) ? json_string_value(l) : "", layer) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+int image_remove(struct storage *s, const char *name, struct berth_error **err)
+{
+    _cleanup_json_ json_t *images = NULL;
+    int r = images_load(s, &images, err);
+    if (r < 0)
+        return r;
+    size_t idx;
+    json_t *img = name ? image_find(images, name, &idx) : NULL;
+    if (!img)
+        return berth_error_set(err, ENOENT, "image %s", name ? name : "");
+    _cleanup_json_ json_t *layers = json_incref(json_object_get(img, "layers"));
+    /* The record goes first: a removal cut short leaves unused layers, never a broken image. */
+    json_array_remove(images, idx);
+    r = images_save(s, images, err);
+    if (r < 0)
+        return r;
+    for (size_t i = json_array_size(layers); i-- > 0;) {
+        const char *id = json_string_value(json_array_get(layers, i));
+        if (!id || used_by_other(images, id) || !storage_layer_exists(s, id))
+            continue;
+        r = storage_layer_remove(s, id, err);
+        if (r == -EBUSY) {
+            /* a layer made from it by hand still needs it */
+            berth_error_freep(err);
+            break;
+        }
+        if (r < 0)
+            return berth_error_prefix(err, "remove image %s", name);
+    }
+    return 0;
+}
