@@ -281,7 +281,15 @@ static void test_create_join_signal_destroy(void **state)
         const char *ctrl = c1 + 1;
         if ((mode == CGROUP_MODE_UNIFIED && *ctrl) || (mode == CGROUP_MODE_LEGACY && !*ctrl))
             continue;
+        /* A hierarchy can exist without being mounted (another runtime mounted and dropped
+         * net_cls,net_prio, say): the manager leaves those out, and so does this check. */
+        char mounted[512];
+        snprintf(mounted, sizeof(mounted), "/sys/fs/cgroup/%s", *ctrl ? ctrl : "unified");
+        if (strncmp(ctrl, "name=", 5) == 0)
+            snprintf(mounted, sizeof(mounted), "/sys/fs/cgroup/%s", ctrl + 5);
         const char *p = cgroup_get_path(f->cg, ctrl);
+        if (!p && !exists(mounted))
+            continue;
         if (!p)
             fail_msg("no directory for hierarchy \"%s\"", ctrl);
         assert_true(exists(p));
