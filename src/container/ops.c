@@ -289,7 +289,7 @@ int container_parse_signal(const char *s, int *sig, struct berth_error **err)
     if (*s >= '0' && *s <= '9') {
         char *end;
         long v = strtol(s, &end, 10);
-        if (*end || v <= 0 || v >= NSIG)
+        if (*end || v < 0 || v >= NSIG)
             return berth_error_set(err, 0, "invalid signal \"%s\"", s);
         *sig = (int)v;
         return 0;
