@@ -71,6 +71,15 @@ static int run_one(const struct spec_hook *h, const char *kind, size_t index,
         return berth_error_set(err, e, "%s hook %zu: pidfd_open", kind, index);
     }
 
+    /* A hook may exit without reading its stdin. The SIGPIPE of that broken pipe would kill
+     * berth halfway through a create or delete (or, in `run`, where every signal waits to be
+     * relayed, reach the container): it is held back while we write, and taken off again. */
+    sigset_t pipe_set, saved_mask;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_set, &saved_mask);
+    bool broken_pipe = false;
+
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     char output[HOOK_OUTPUT_MAX + 1];
@@ -100,6 +109,8 @@ static int run_one(const struct spec_hook *h, const char *kind, size_t index,
             ssize_t w = write(in_w, state_json + off, len - off);
             if (w > 0)
                 off += (size_t)w;
+            else if (w < 0 && errno == EPIPE)
+                broken_pipe = true;
             if (w < 0 || off == len) {
                 close(in_w);
                 in_w = -1;
@@ -125,6 +136,9 @@ static int run_one(const struct spec_hook *h, const char *kind, size_t index,
             out_len += keep;
         }
     }
+    if (broken_pipe)
+        sigtimedwait(&pipe_set, NULL, &(struct timespec){0, 0});
+    sigprocmask(SIG_SETMASK, &saved_mask, NULL);
     if (timed_out)
         kill(pid, SIGKILL);
     int status = 0;

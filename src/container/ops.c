@@ -187,14 +187,20 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
 {
     if (cg) {
         int r = cgroup_signal_all(cg, SIGKILL, err);
-        if (r < 0)
+        if (r == 0)
+            r = cgroup_freeze(cg, false, err);
+        /* A delete that was interrupted after it removed the cgroup: nothing is left in it, and
+         * the init, should it still be there, is reached by its pid below. */
+        if (r == -ENOENT) {
+            if (err)
+                berth_error_freep(err);
+            cg = NULL;
+        } else if (r < 0) {
             return r;
-        r = cgroup_freeze(cg, false, err);
-        if (r < 0)
-            return r;
-    } else if (st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time) {
-        kill(st->pid, SIGKILL);
+        }
     }
+    if (!cg && st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time)
+        kill(st->pid, SIGKILL);
     if (st->pid > 0)
         wait_exit(st->pid, st->start_time);
     return 0;
@@ -335,7 +341,7 @@ int container_parse_signal(const char *s, int *sig, struct berth_error **err)
     if (*s >= '0' && *s <= '9') {
         char *end;
         long v = strtol(s, &end, 10);
-        if (*end || v <= 0 || v >= NSIG)
+        if (*end || v < 0 || v >= NSIG)
             return berth_error_set(err, 0, "invalid signal \"%s\"", s);
         *sig = (int)v;
         return 0;

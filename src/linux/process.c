@@ -269,43 +269,23 @@ int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_e
     (void)err;
     memset(out, 0, sizeof(*out));
     _cleanup_free_ char *passwd = read_etc("/etc/passwd");
-    _cleanup_free_ char *name = NULL;
     for (char *save = NULL, *line = passwd ? strtok_r(passwd, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         char *f[7];
         unsigned long id;
         if (split_fields(line, f, 7) < 7 || !parse_id(f[2], &id) || id != uid)
             continue;
-        name = xstrdup(f[0]);
         out->home = xstrdup(f[5]);
         break;
     }
     if (!out->home)
         out->home = xstrdup("/");
-    if (!name)
-        return 0;
-    _cleanup_free_ char *group = read_etc("/etc/group");
-    for (char *save = NULL, *line = group ? strtok_r(group, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *f[4];
-        unsigned long gid;
-        if (split_fields(line, f, 4) < 4 || !parse_id(f[2], &gid))
-            continue;
-        for (char *s2 = NULL, *m = strtok_r(f[3], ",", &s2); m; m = strtok_r(NULL, ",", &s2)) {
-            if (strcmp(m, name) != 0)
-                continue;
-            out->groups = xreallocarray(out->groups, out->n_groups + 1, sizeof(gid_t));
-            out->groups[out->n_groups++] = (gid_t)gid;
-            break;
-        }
-    }
     return 0;
 }
 
 void process_user_info_clear(struct process_user_info *u)
 {
     free(u->home);
-    free(u->groups);
     memset(u, 0, sizeof(*u));
 }
 
@@ -330,17 +310,15 @@ int process_drop_bounding(const struct spec_capabilities *caps, struct berth_err
     return 0;
 }
 
-int process_set_user_and_caps(const struct spec_process *p, const gid_t *groups, size_t n_groups,
-                              bool setgroups_allowed, struct berth_error **err)
+int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allowed,
+                              struct berth_error **err)
 {
     const struct spec_user *u = &p->user;
     if (setgroups_allowed) {
-        size_t n = n_groups + u->n_additional_gids;
+        size_t n = u->n_additional_gids;
         _cleanup_free_ gid_t *all = xcalloc(n ? n : 1, sizeof(gid_t));
-        if (n_groups)
-            memcpy(all, groups, n_groups * sizeof(gid_t));
-        for (size_t i = 0; i < u->n_additional_gids; i++)
-            all[n_groups + i] = u->additional_gids[i];
+        for (size_t i = 0; i < n; i++)
+            all[i] = u->additional_gids[i];
         if (setgroups(n, all) < 0)
             return berth_error_set(err, errno, "process.user.additionalGids: setgroups");
     } else if (u->n_additional_gids) {
@@ -470,7 +448,7 @@ int process_prepare(const struct spec_process *p, bool in_userns, char **exe, ch
             if (fs_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, NULL) == 0)
                 setgroups_ok = strncmp(sg, "deny", 4) != 0;
         }
-        r = process_set_user_and_caps(p, ui.groups, ui.n_groups, setgroups_ok, err);
+        r = process_set_user_and_caps(p, setgroups_ok, err);
     }
     if (r == 0)
         r = process_chdir(p->cwd ? p->cwd : "/", err);

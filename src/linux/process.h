@@ -18,23 +18,24 @@ int process_set_oom_score_adj(const struct spec_process *p, struct berth_error *
 int process_set_scheduling(const struct spec_process *p, struct berth_error **err);
 int process_set_personality(const struct spec_linux *l, struct berth_error **err);
 
-/* What the container's /etc/passwd and /etc/group say about a uid, the way runc reads them:
- * home directory and the supplementary groups the user's name is listed in. Read after
- * pivot_root, with bounded sizes; a missing file is not an error. */
+/* What the container's /etc/passwd says about a uid: its home directory ("/" when the uid is
+ * not listed). Read after pivot_root, with a bounded size; a missing file is not an error.
+ * /etc/group is not read: the process's groups are the config's gid and additionalGids only,
+ * as runc gives them (it takes the user as "uid:gid", which never brings the memberships
+ * /etc/group lists). */
 struct process_user_info {
     char *home;
-    gid_t *groups;
-    size_t n_groups;
 };
 int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_error **err);
 void process_user_info_clear(struct process_user_info *u);
 
 /* Drop the bounding set to the wanted list (needs CAP_SETPCAP: call before changing user). */
 int process_drop_bounding(const struct spec_capabilities *caps, struct berth_error **err);
-/* setgroups (unless setgroups is denied in the user namespace), setresgid, setresuid keeping
- * capabilities, then set the effective, permitted, inheritable and ambient sets. */
-int process_set_user_and_caps(const struct spec_process *p, const gid_t *groups, size_t n_groups,
-                              bool setgroups_allowed, struct berth_error **err);
+/* setgroups to additionalGids (unless setgroups is denied in the user namespace), setresgid,
+ * setresuid keeping capabilities, then set the effective, permitted, inheritable and ambient
+ * sets. */
+int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allowed,
+                              struct berth_error **err);
 
 /* Find args[0] along the process's PATH inside the (already pivoted) root. */
 int process_find_executable(const struct spec_process *p, char **out, struct berth_error **err);
@@ -43,8 +44,8 @@ int process_find_executable(const struct spec_process *p, char **out, struct ber
 int process_chdir(const char *cwd, struct berth_error **err);
 
 /* Everything between a ready root and execve, shared by the init and exec: scheduling,
- * rlimits, the bounding set, user and groups (reading the container's /etc/passwd and
- * /etc/group), capabilities, cwd, no_new_privs, and finding the executable. */
+ * rlimits, the bounding set, user and groups (reading the container's /etc/passwd for
+ * HOME), capabilities, cwd, no_new_privs, and finding the executable. */
 int process_prepare(const struct spec_process *p, bool in_userns, char **exe, char ***env,
                     struct berth_error **err);
 

@@ -535,6 +535,15 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
     if (r < 0)
         return r;
 
+    /* A missing working directory is made (0755, by the container's root), as runc makes it:
+     * after the mounts, so that one under a mount lands in it. */
+    if (s->process && s->process->cwd) {
+        int fd = path_mkdir_in_root(c->rootfd, s->process->cwd, 0755, err);
+        if (fd < 0)
+            return berth_error_prefix(err, "process.cwd");
+        close(fd);
+    }
+
     if (!c->dev_is_bind) {
         const struct spec_linux *l = s->linux_;
         r = devices_create(c->rootfd, l ? l->devices : NULL, l ? l->n_devices : 0, c->userns, err);

@@ -384,6 +384,14 @@ int spec_parse_process_json(struct spec_ctx *c, json_t *j, const struct spec_jpa
     SPEC_TRY(spec_jas_strv(c, args, ap, &out->args));
 
     SPEC_TRY(spec_jfield_strv(c, j, "env", p, false, &out->env));
+    for (size_t i = 0; out->env && out->env[i]; i++) {
+        /* execve would pass it on, but no program could read a variable without a name (runc
+         * refuses it too). */
+        const char *eq = strchr(out->env[i], '=');
+        if (!eq || eq == out->env[i])
+            return spec_fail(c, SPEC_JIDX(SPEC_JKEY(p, "env"), i), "\"%s\" is not KEY=value",
+                             out->env[i]);
+    }
     SPEC_TRY(spec_jfield_abs_path(c, j, "cwd", p, true, &out->cwd));
     SPEC_TRY(parse_capabilities(c, j, p, out));
     SPEC_TRY(parse_rlimits(c, j, p, out));

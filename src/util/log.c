@@ -45,6 +45,41 @@ int log_fd(void)
     return log_cfg.fd;
 }
 
+/* A logfmt value between double quotes: quotes, backslashes and line ends escaped, so that a
+ * message naming "x" still reads back as one field of one line. */
+static char *logfmt_quote(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' || *p == '\t') ? 2 : 1;
+    char *out = xmalloc(n + 1), *o = out;
+    for (const char *p = s; *p; p++) {
+        switch (*p) {
+        case '"':
+        case '\\':
+            *o++ = '\\';
+            *o++ = *p;
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        default:
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static void log_write(int fd, enum log_level level, const char *msg)
 {
     char stamp[32];
@@ -67,7 +102,8 @@ static void log_write(int fd, enum log_level level, const char *msg)
     } else if (fd == STDERR_FILENO) {
         line = xasprintf("%s: %s\n", level_names[level], msg);
     } else {
-        line = xasprintf("time=\"%s\" level=%s msg=\"%s\"\n", stamp, level_names[level], msg);
+        _cleanup_free_ char *quoted = logfmt_quote(msg);
+        line = xasprintf("time=\"%s\" level=%s msg=\"%s\"\n", stamp, level_names[level], quoted);
     }
     /* One write per line, so that lines of concurrent processes do not interleave. */
     ssize_t r = write(fd, line, strlen(line));

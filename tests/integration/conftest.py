@@ -5,9 +5,11 @@ a cgroup, a process) is cleaned up afterwards and reported as a failure of that 
 """
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -22,6 +24,15 @@ def _mountpoints():
         return {line.split()[4] for line in f}
 
 
+def _ours(mountpoint, dirs, prefix):
+    """Whether a new host mount may be this test's doing: one below the test's own directories
+    (its bundles, their rootfs), or one named with its prefix (a network namespace it added).
+    Other test runs share the machine: a mount of theirs is neither reported nor undone here."""
+    if any(mountpoint == d or mountpoint.startswith(d + "/") for d in dirs):
+        return True
+    return prefix in mountpoint
+
+
 def _cgroup_dirs(prefix):
     found = []
     for base in ("/sys/fs/cgroup",):
@@ -32,18 +43,40 @@ def _cgroup_dirs(prefix):
     return found
 
 
-def _processes_under(path):
+def _processes_rooted_at(roots):
+    """Processes whose root directory is one of `roots` (paths). A process that pivoted into a
+    rootfs shows "/" as its root link from the host, so the directory is matched by device and
+    inode through /proc/PID/root."""
+    ids = set()
+    for r in roots:
+        try:
+            st = os.stat(r)
+            ids.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
     pids = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
-            root = os.readlink(f"/proc/{p}/root")
+            st = os.stat(f"/proc/{p}/root")
         except OSError:
             continue
-        if root.startswith(path):
+        if (st.st_dev, st.st_ino) in ids:
             pids.append(int(p))
     return pids
+
+
+def _processes_under(path):
+    """Processes rooted in a rootfs of one of the test's bundles (PATH/*/rootfs)."""
+    roots = []
+    try:
+        for d in os.listdir(path):
+            if os.path.isdir(os.path.join(path, d, "rootfs")):
+                roots.append(os.path.join(path, d, "rootfs"))
+    except FileNotFoundError:
+        pass
+    return _processes_rooted_at(roots)
 
 
 @pytest.fixture(scope="session")
@@ -69,21 +102,36 @@ class Result:
 
 
 class Berth:
-    """Runs the berth binary with a private state root."""
+    """Runs the berth binary with a private state root.
 
-    def __init__(self, root, prefix):
+    berth's stdout and stderr go to files, not pipes: after `create` or `run -d` the container
+    keeps the descriptors it inherited, and a pipe would only see its end when the container
+    exits. What berth itself wrote is read back once it has exited.
+    """
+
+    def __init__(self, root, prefix, tmp):
         self.root = root
         self.prefix = prefix
+        self.tmp = tmp
         self.binary = BERTH
+        self._n = 0
+        self._procs = []
 
     def new_id(self, name="c"):
         return f"{self.prefix}-{name}-{uuid.uuid4().hex[:6]}"
 
+    def command(self, *args, global_args=()):
+        return [self.binary, "--root", self.root, *global_args, *[str(a) for a in args]]
+
+    def _files(self):
+        self._n += 1
+        base = os.path.join(self.tmp, f"berth-io-{self._n}")
+        return open(base + ".out", "w+"), open(base + ".err", "w+")
+
     def __call__(self, *args, check=True, input=None, timeout=60, env=None, global_args=()):
-        cmd = [self.binary, "--root", self.root, *global_args, *[str(a) for a in args]]
-        # Output goes to files, not pipes: a detached container keeps berth's stdio open, and a
-        # pipe would never reach end of file.
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        cmd = self.command(*args, global_args=global_args)
+        out, err = self._files()
+        with out, err:
             p = subprocess.run(cmd, input=input, stdout=out, stderr=err, text=True,
                                timeout=timeout, env=env,
                                stdin=None if input is not None else subprocess.DEVNULL)
@@ -94,14 +142,65 @@ class Berth:
             raise AssertionError(f"{' '.join(cmd)} failed: {r}")
         return r
 
+    def popen(self, *args, global_args=()):
+        """Start berth in the background; wait() gives a Result. Killed at teardown."""
+        cmd = self.command(*args, global_args=global_args)
+        out, err = self._files()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True)
+        p.out_file, p.err_file = out, err
+        self._procs.append(p)
+        return p
+
+    @staticmethod
+    def wait(p, timeout=60):
+        rc = p.wait(timeout=timeout)
+        p.out_file.seek(0)
+        p.err_file.seek(0)
+        r = Result(rc, p.out_file.read(), p.err_file.read())
+        p.out_file.close()
+        p.err_file.close()
+        return r
+
+    def run(self, bundle, *args, cid=None, check=False, timeout=60):
+        """`run` the bundle in the foreground with process.args set to args."""
+        if args:
+            bundle.set_args(*args)
+        else:
+            bundle.write()
+        return self("run", "-b", bundle.path, cid or self.new_id("run"), check=check,
+                    timeout=timeout)
+
     def state(self, cid):
         return json.loads(self("state", cid).out)
+
+    def status(self, cid):
+        return self.state(cid)["status"]
+
+    def wait_status(self, cid, want, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self("state", cid, check=False)
+            st = json.loads(r.out)["status"] if r.rc == 0 else r.err.strip()
+            if st == want:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"container {cid} is {st}, not {want}, after {timeout} s")
+            time.sleep(0.02)
 
     def containers(self):
         try:
             return [n for n in os.listdir(self.root) if not n.startswith(".")]
         except FileNotFoundError:
             return []
+
+    def kill_helpers(self):
+        for p in self._procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for f in (p.out_file, p.err_file):
+                if not f.closed:
+                    f.close()
 
 
 class Bundle:
@@ -118,14 +217,45 @@ class Bundle:
         self.config["process"]["args"] = list(args)
         self.write()
 
+    @property
+    def namespaces(self):
+        return self.config["linux"]["namespaces"]
+
+    def set_namespace(self, kind, path=None):
+        """Add a namespace (or replace the one of that type), new or joined by path."""
+        ns = {"type": kind}
+        if path is not None:
+            ns["path"] = path
+        self.config["linux"]["namespaces"] = [n for n in self.namespaces if n["type"] != kind]
+        self.namespaces.append(ns)
+
+    def drop_namespace(self, kind):
+        self.config["linux"]["namespaces"] = [n for n in self.namespaces if n["type"] != kind]
+
+    def host_path(self, path):
+        """Where a path of the container's rootfs is on the host."""
+        return os.path.join(self.rootfs, path.lstrip("/"))
+
+    def processes(self):
+        """Host pids of the processes whose root is this bundle's rootfs."""
+        return _processes_rooted_at([self.rootfs])
+
+    def read(self, path):
+        with open(self.host_path(path)) as f:
+            return f.read()
+
 
 @pytest.fixture
-def berth(tmp_path, request):
+def berth(tmp_path, make_bundle):
+    # make_bundle is set up first so that it is torn down last, after the leak checks.
     prefix = "bt" + uuid.uuid4().hex[:6]
     root = str(tmp_path / "state")
-    b = Berth(root, prefix)
+    io = tmp_path / "io"
+    io.mkdir()
+    b = Berth(root, prefix, str(io))
     mounts_before = _mountpoints()
     yield b
+    b.kill_helpers()
     problems = []
     left = b.containers()
     if left:
@@ -140,7 +270,11 @@ def berth(tmp_path, request):
                 os.kill(p, 9)
             except ProcessLookupError:
                 pass
-    new_mounts = _mountpoints() - mounts_before
+        deadline = time.monotonic() + 5
+        while _processes_under(str(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    new_mounts = {m for m in _mountpoints() - mounts_before
+                  if _ours(m, [str(tmp_path), *make_bundle.outside], prefix)}
     if new_mounts:
         problems.append(f"mounts left on the host: {sorted(new_mounts)}")
         for m in sorted(new_mounts, key=len, reverse=True):
@@ -148,26 +282,56 @@ def berth(tmp_path, request):
     cgroups = _cgroup_dirs(prefix)
     if cgroups:
         problems.append(f"cgroups left: {cgroups}")
+        # The tasks of a cgroup leave it a moment after they die.
         for d in sorted(cgroups, key=len, reverse=True):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+            for _ in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
     if problems:
         pytest.fail("; ".join(problems))
 
 
 @pytest.fixture
-def bundle(tmp_path, rootfs_template):
-    """A bundle on a copy of the busybox rootfs, with berth's default config minus the tty."""
-    path = tmp_path / "bundle"
-    path.mkdir()
-    subprocess.run(["cp", "-a", rootfs_template, str(path / "rootfs")], check=True)
-    subprocess.run([BERTH, "spec", "-b", str(path)], check=True)
-    with open(path / "config.json") as f:
-        config = json.load(f)
-    config["process"]["terminal"] = False
-    config["root"]["readonly"] = False
-    b = Bundle(str(path), config)
-    b.write()
-    return b
+def make_bundle(tmp_path, rootfs_template):
+    """Bundles on copies of the busybox rootfs, with berth's default config minus the tty.
+
+    make_bundle(name, traversable=True) puts the bundle where any uid may walk to it (pytest's
+    directories are 0700): a container in a user namespace reaches its rootfs as an unprivileged
+    host uid. It still shows under the test's directory, as a symlink, for the leak checks."""
+    outside = []
+
+    def make(name="bundle", traversable=False):
+        link = tmp_path / name
+        if traversable:
+            real = tempfile.mkdtemp(prefix=f"berth-itest-{name}-", dir="/var/tmp")
+            os.chmod(real, 0o711)
+            outside.append(real)
+            os.symlink(real, link)
+            path = pathlib.Path(real)
+        else:
+            path = link
+            path.mkdir()
+        subprocess.run(["cp", "-a", rootfs_template, str(path / "rootfs")], check=True)
+        subprocess.run([BERTH, "spec", "-b", str(path)], check=True)
+        with open(path / "config.json") as f:
+            config = json.load(f)
+        config["process"]["terminal"] = False
+        config["root"]["readonly"] = False
+        b = Bundle(str(path), config)
+        b.write()
+        return b
+
+    make.outside = outside
+    yield make
+    for d in outside:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def bundle(make_bundle):
+    return make_bundle()

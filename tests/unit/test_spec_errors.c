@@ -88,6 +88,9 @@ static const struct error_case cases[] = {
     {"cwd missing", "{" B ",'process':{'args':['sh']}}",
      "config.json: process.cwd: must be an absolute path; it is missing"},
     {"env element", PROC("'env':['A=1',{}]"), "config.json: process.env[1]: must be a string"},
+    {"env without =", PROC("'env':['A=1','NOEQUALS']"),
+     "config.json: process.env[1]: 'NOEQUALS' is not KEY=value"},
+    {"env empty name", PROC("'env':['=x']"), "config.json: process.env[0]: '=x' is not KEY=value"},
     {"terminal", PROC("'terminal':1"), "config.json: process.terminal: must be a boolean"},
     {"console size", PROC("'consoleSize':{'height':1}"),
      "config.json: process.consoleSize.width: must be an integer from 0 to 4294967295; it is "
