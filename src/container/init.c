@@ -359,7 +359,7 @@ _Noreturn void container_init_main(struct init_ctx *x)
         ;
     if (n != 1)
         _exit(1);
-    close(x->fifo_fd);
+    /* The fifo stays open until the exec closes it: start waits for that to run poststart. */
 
     const struct spec *s = x->spec;
     if (has_hooks(s, SPEC_HOOK_START_CONTAINER)) {

@@ -111,16 +111,31 @@ int container_start(const char *root, const char *id, struct berth_error **err)
         openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fifo < 0)
         return berth_error_set(err, errno, "start container \"%s\": its init is not waiting", id);
-    /* Gone before the byte is written, so that from the first instant of the process, state
-     * says running. */
-    unlinkat(h.dirfd, CONTAINER_EXEC_FIFO, 0);
-    if (write(fifo, "0", 1) != 1)
-        return berth_error_set(err, errno, "start container \"%s\"", id);
-
     struct spec_hook *hooks;
     size_t n;
     hooks_from_json(h.st.hooks ? json_object_get(h.st.hooks, "poststart") : NULL, &hooks, &n);
+    /* poststart hooks run after the process is exec'd. The init holds the fifo open until its
+     * exec closes it: a reader opened here, with a writer opened after it, sees a hang-up once
+     * the init's end is gone. */
+    _cleanup_close_ int watch = -1, writer = -1;
     if (n) {
+        watch = openat(h.dirfd, CONTAINER_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        writer = openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    }
+    /* Gone before the byte is written, so that from the first instant of the process, state
+     * says running. */
+    unlinkat(h.dirfd, CONTAINER_EXEC_FIFO, 0);
+    if (write(fifo, "0", 1) != 1) {
+        hooks_free_array(hooks, n);
+        return berth_error_set(err, errno, "start container \"%s\"", id);
+    }
+    if (n) {
+        close(TAKE_FD(fifo));
+        close(TAKE_FD(writer));
+        struct pollfd pf = {watch, 0, 0};
+        while (watch >= 0 && !(pf.revents & (POLLHUP | POLLERR)) &&
+               (poll(&pf, 1, -1) >= 0 || errno == EINTR))
+            ;
         _cleanup_free_ char *state = state_text(&h.st, CONTAINER_RUNNING);
         hooks_run_warn(hooks, n, "poststart", state);
     }

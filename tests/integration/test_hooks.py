@@ -304,9 +304,6 @@ def test_poststop_runs_on_delete_force_of_a_running_container(berth, bundle):
     assert e["state"]["id"] == cid
 
 
-@pytest.mark.xfail(strict=True, reason="start runs poststart hooks as soon as it has written "
-                   "to exec.fifo, while the init still runs startContainer hooks before its "
-                   "execve (runc 1.1.5 has the same race)")
 def test_poststart_runs_after_the_process_started(berth, bundle):
     """The runtime spec: poststart hooks run after the user-specified process is executed. A
     slow startContainer hook (which runs before that exec) shows whether start waits for it."""
