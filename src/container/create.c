@@ -153,6 +153,11 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
                                "%s: hostname: setting it needs a new UTS namespace, or it would "
                                "change the host's",
                                origin);
+    if (s->process->apparmor_profile && *s->process->apparmor_profile && !label_apparmor_enabled())
+        return berth_error_set(err, 0,
+                               "%s: process.apparmorProfile: \"%s\" cannot be applied: AppArmor "
+                               "is not enabled on this host",
+                               origin, s->process->apparmor_profile);
     if (s->process->terminal && !o->console_socket && !o->foreground)
         return berth_error_set(err, 0,
                                "process.terminal is true: --console-socket is required to hand "

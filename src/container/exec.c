@@ -185,6 +185,7 @@ struct exec_child {
     const struct cgroup *cg;            /* join it from inside (v1), or NULL */
     struct seccomp_filter_prog seccomp; /* the container's filter, compiled by the runtime */
     bool selinux;
+    bool apparmor;
 };
 
 /* The container's filter, as its init has it. A notify listener goes to the runtime, which
@@ -326,7 +327,8 @@ _Noreturn static void child_main(struct exec_child *x)
                   NULL);
         _exit(1);
     }
-    if (x->selinux && label_set_exec(x->p->selinux_label, &err) < 0) {
+    if (label_apparmor_exec(x->p->apparmor_profile, x->apparmor, &err) < 0 ||
+        (x->selinux && label_set_exec(x->p->selinux_label, &err) < 0)) {
         fprintf(stderr, "berth: %s\n", err->msg);
         _exit(126);
     }
@@ -437,7 +439,8 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                            .sync_fd = j->sock[1],
                            .cg = v2 ? NULL : j->cg,
                            .seccomp = j->seccomp,
-                           .selinux = label_selinux_enabled()};
+                           .selinux = label_selinux_enabled(),
+                           .apparmor = label_apparmor_enabled()};
     memcpy(x.ns_fds, j->ns_fds, sizeof(x.ns_fds));
     x.ns_fds[SPEC_NS_PID] = late_pid ? j->pid_ns : -1;
     if (late_pid) {
@@ -543,6 +546,11 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
     const struct spec_linux *l = j->spec->linux_;
     if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, &j->seccomp, err)) < 0)
         return r;
+    if (j->p->apparmor_profile && *j->p->apparmor_profile && !label_apparmor_enabled())
+        return berth_error_set(err, 0,
+                               "process.apparmorProfile: \"%s\" cannot be applied: AppArmor is "
+                               "not enabled on this host",
+                               j->p->apparmor_profile);
     if (j->p->terminal && !o->console_socket && o->detach)
         return berth_error_set(err, 0, "exec --tty --detach needs --console-socket");
     if (j->st.cgroup && (r = cgroup_from_json(j->st.cgroup, &j->cg, err)) < 0)

@@ -340,6 +340,7 @@ _Noreturn void container_init_main(struct init_ctx *x)
     char *exe = NULL, **env = NULL, *state = NULL;
     /* Asked while the host's /sys is still in view. */
     bool selinux = label_selinux_enabled();
+    bool apparmor = label_apparmor_enabled();
     /* This process's copy of the runtime's program; loading it frees it. */
     struct seccomp_filter_prog seccomp = {0};
     if (x->seccomp)
@@ -372,7 +373,8 @@ _Noreturn void container_init_main(struct init_ctx *x)
         }
     }
     /* After the hooks: a child forked before this would inherit the label. */
-    if (selinux && label_set_exec(s->process->selinux_label, &err) < 0) {
+    if (label_apparmor_exec(s->process->apparmor_profile, apparmor, &err) < 0 ||
+        (selinux && label_set_exec(s->process->selinux_label, &err) < 0)) {
         fprintf(stderr, "berth: %s\n", err->msg);
         _exit(1);
     }

@@ -748,6 +748,29 @@ int label_set_exec(const char *label, struct berth_error **err)
     return write_attr("exec", label, "process.selinuxLabel", err);
 }
 
+bool label_apparmor_enabled(void)
+{
+    char c = 0;
+    _cleanup_close_ int fd = open("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 && read(fd, &c, 1) == 1 && c == 'Y';
+}
+
+int label_apparmor_exec(const char *profile, bool enabled, struct berth_error **err)
+{
+    if (empty(profile))
+        return 0;
+    if (!enabled)
+        return berth_error_set(err, 0,
+                               "process.apparmorProfile: \"%s\" cannot be applied: AppArmor is "
+                               "not enabled on this host",
+                               profile);
+    _cleanup_free_ char *value = xasprintf("exec %s", profile);
+    /* Kernels with LSM stacking have AppArmor's own attr directory. */
+    if (access("/proc/thread-self/attr/apparmor/exec", F_OK) == 0)
+        return write_attr("apparmor/exec", value, "process.apparmorProfile", err);
+    return write_attr("exec", value, "process.apparmorProfile", err);
+}
+
 int label_set_keycreate(const char *label, struct berth_error **err)
 {
     return write_attr("keycreate", label ? label : "", "session keyring label", err);

@@ -123,6 +123,11 @@ int label_relabel(const char *path, const char *label, bool shared, struct berth
 /* Write the label to /proc/thread-self/attr/exec (opened O_NOFOLLOW, checked to be procfs): the
  * next execve of this thread runs with it. Nothing for an empty label. */
 int label_set_exec(const char *label, struct berth_error **err);
+
+/* AppArmor: whether the host runs it (ask before pivot_root, while /sys is the host's), and the
+ * profile for the next exec. A profile on a host without AppArmor is an error, as with runc. */
+bool label_apparmor_enabled(void);
+int label_apparmor_exec(const char *profile, bool enabled, struct berth_error **err);
 /* The same through attr/keycreate, for the keyrings this thread creates; NULL or "" resets it. */
 int label_set_keycreate(const char *label, struct berth_error **err);
 

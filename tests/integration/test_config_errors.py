@@ -331,3 +331,15 @@ def test_version(berth):
     lines = r.out.splitlines()
     assert lines[0].startswith("berth version ")
     assert lines[2] == "spec: 1.2.1"
+
+
+def test_apparmor_profile_without_apparmor_is_refused(berth, bundle):
+    if open("/sys/module/apparmor/parameters/enabled").read().startswith("Y") \
+            if os.path.exists("/sys/module/apparmor/parameters/enabled") else False:
+        pytest.skip("AppArmor is enabled on this host")
+    bundle.config["process"]["apparmorProfile"] = "docker-default"
+    bundle.write()
+    r = berth("create", "-b", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 1
+    assert r.err.strip() == ('config.json: process.apparmorProfile: "docker-default" cannot be '
+                             'applied: AppArmor is not enabled on this host')
