@@ -11,7 +11,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-enum opt_kind { OPT_SET, OPT_CLEAR, OPT_PROP, OPT_RSET, OPT_RCLR, OPT_EXT };
+/* OPT_RATIME: the recursive atime options. The kernel takes one atime mode, not bits: each
+ * option picks the mode it leaves. ratime and rnostrictatime leave the kernel's default,
+ * relatime; rnorelatime leaves the one other mode that updates atime, strictatime. */
+enum opt_kind { OPT_SET, OPT_CLEAR, OPT_PROP, OPT_RSET, OPT_RCLR, OPT_RATIME, OPT_EXT };
 
 enum ext { EXT_TMPCOPYUP = 1, EXT_IDMAP, EXT_RIDMAP, EXT_RELABEL_SHARED, EXT_RELABEL_PRIVATE };
 
@@ -41,7 +44,7 @@ static const struct option_def {
     {"nostrictatime", OPT_CLEAR, MS_STRICTATIME},
     {"nosuid", OPT_SET, MS_NOSUID},
     {"private", OPT_PROP, MS_PRIVATE},
-    {"ratime", OPT_RCLR, MOUNT_ATTR_NOATIME},
+    {"ratime", OPT_RATIME, MOUNT_ATTR_RELATIME},
     {"rbind", OPT_SET, MS_BIND | MS_REC},
     {"rdev", OPT_RCLR, MOUNT_ATTR_NODEV},
     {"rdiratime", OPT_RCLR, MOUNT_ATTR_NODIRATIME},
@@ -49,21 +52,21 @@ static const struct option_def {
     {"remount", OPT_SET, MS_REMOUNT},
     {"rexec", OPT_RCLR, MOUNT_ATTR_NOEXEC},
     {"ridmap", OPT_EXT, EXT_RIDMAP},
-    {"rnoatime", OPT_RSET, MOUNT_ATTR_NOATIME},
+    {"rnoatime", OPT_RATIME, MOUNT_ATTR_NOATIME},
     {"rnodev", OPT_RSET, MOUNT_ATTR_NODEV},
     {"rnodiratime", OPT_RSET, MOUNT_ATTR_NODIRATIME},
     {"rnoexec", OPT_RSET, MOUNT_ATTR_NOEXEC},
-    {"rnorelatime", OPT_RCLR, MOUNT_ATTR__ATIME},
-    {"rnostrictatime", OPT_RCLR, MOUNT_ATTR__ATIME},
+    {"rnorelatime", OPT_RATIME, MOUNT_ATTR_STRICTATIME},
+    {"rnostrictatime", OPT_RATIME, MOUNT_ATTR_RELATIME},
     {"rnosuid", OPT_RSET, MOUNT_ATTR_NOSUID},
     {"ro", OPT_SET, MS_RDONLY},
     {"rprivate", OPT_PROP, MS_PRIVATE | MS_REC},
-    {"rrelatime", OPT_RSET, MOUNT_ATTR_RELATIME},
+    {"rrelatime", OPT_RATIME, MOUNT_ATTR_RELATIME},
     {"rro", OPT_RSET, MOUNT_ATTR_RDONLY},
     {"rrw", OPT_RCLR, MOUNT_ATTR_RDONLY},
     {"rshared", OPT_PROP, MS_SHARED | MS_REC},
     {"rslave", OPT_PROP, MS_SLAVE | MS_REC},
-    {"rstrictatime", OPT_RSET, MOUNT_ATTR_STRICTATIME},
+    {"rstrictatime", OPT_RATIME, MOUNT_ATTR_STRICTATIME},
     {"rsuid", OPT_RCLR, MOUNT_ATTR_NOSUID},
     {"runbindable", OPT_PROP, MS_UNBINDABLE | MS_REC},
     {"rw", OPT_CLEAR, MS_RDONLY},
@@ -155,10 +158,12 @@ int mnt_parse_options(char *const *options, const char *where, struct mnt_opts *
         case OPT_PROP:
             out->propagation = d->value;
             break;
+        case OPT_RATIME:
+            /* mount_setattr wants the whole atime field cleared whenever one mode is set. */
+            out->rattr_set = (out->rattr_set & ~(uint64_t)MOUNT_ATTR__ATIME) | d->value;
+            out->rattr_clr |= MOUNT_ATTR__ATIME;
+            break;
         case OPT_RSET:
-            if (d->value == MOUNT_ATTR_NOATIME || d->value == MOUNT_ATTR_STRICTATIME ||
-                d->value == MOUNT_ATTR_RELATIME)
-                out->rattr_clr |= MOUNT_ATTR__ATIME;
             out->rattr_set |= d->value;
             out->rattr_clr &= ~d->value;
             break;
