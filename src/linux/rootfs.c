@@ -219,9 +219,8 @@ static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
         ng = l->n_gid_mappings;
     }
     if (!nu || !ng)
-        return berth_error_set(err, 0,
-                               "mounts[%zu]: an idmapped mount needs uidMappings and gidMappings",
-                               i);
+        return berth_error_set(
+            err, 0, "mounts[%zu]: an idmapped mount needs uidMappings and gidMappings", i);
     _cleanup_close_ int userns = ns_userns_with_maps(u, nu, g, ng, err);
     if (userns < 0)
         return berth_error_prefix(err, "mounts[%zu]", i);
@@ -498,19 +497,35 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     return r;
 }
 
+/* linux.rootfsPropagation as mount(2) propagation flags (validated by the parser). */
+static unsigned long root_propagation(const struct rootfs_ctx *c)
+{
+    static const struct {
+        const char *name;
+        unsigned long flags;
+    } names[] = {
+        {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+        {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+        {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+        {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+    };
+    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
+    for (size_t i = 0; p && i < ARRAY_SIZE(names); i++)
+        if (strcmp(p, names[i].name) == 0)
+            return names[i].flags;
+    return MS_PRIVATE | MS_REC;
+}
+
 static int bind_rootfs(struct rootfs_ctx *c, struct berth_error **err)
 {
-    unsigned long prop = MS_PRIVATE;
-    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
-    if (p) {
-        if (strstr(p, "shared") || strstr(p, "slave"))
-            prop = MS_SLAVE;
-        else if (strstr(p, "unbindable"))
-            prop = MS_UNBINDABLE;
-    }
-    /* Nothing done in here may reach the host's mount namespace. */
+    /* Nothing done in here may reach the host's mount namespace: every mount becomes private,
+     * or a slave when the container asked to receive the host's mounts. The propagation asked
+     * for is given to / once it is the container's root: made shared now, the rootfs would
+     * share with the host's mount it was bound from, and unbindable it could not be bound. */
+    unsigned long want = root_propagation(c);
+    unsigned long prop = want & (MS_SLAVE | MS_SHARED) ? MS_SLAVE : MS_PRIVATE;
     if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
-        return berth_error_set(err, errno, "make / %s", prop == MS_PRIVATE ? "rprivate" : p);
+        return berth_error_set(err, errno, "make / %s", prop == MS_SLAVE ? "rslave" : "rprivate");
     if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         return berth_error_set(err, errno, "bind the rootfs %s onto itself", c->rootfs);
     c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -655,7 +670,8 @@ static int detach_host_proc_sys(struct rootfs_ctx *c, struct berth_error **err)
         if (!sep)
             continue;
         size_t k = 0;
-        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && k < 5; t = strtok_r(NULL, " ", &s2))
+        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && k < 5;
+             t = strtok_r(NULL, " ", &s2))
             f[k++] = t;
         char fstype[32] = "";
         sscanf(sep + 3, "%31s", fstype);
@@ -725,8 +741,7 @@ int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err)
         return r;
 
     const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
-    if (p && strstr(p, "shared") &&
-        mount(NULL, "/", NULL, MS_SHARED | (p[0] == 'r' ? MS_REC : 0), NULL) < 0)
+    if (p && mount(NULL, "/", NULL, root_propagation(c), NULL) < 0)
         return berth_error_set(err, errno, "linux.rootfsPropagation: make / %s", p);
     if (c->spec->root_readonly) {
         _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
