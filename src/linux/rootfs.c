@@ -75,40 +75,91 @@ void rootfs_ctx_clear(struct rootfs_ctx *c)
     c->rootfd = c->console_master = c->console_peer = -1;
 }
 
+static bool is_bind(const struct spec_mount *m)
+{
+    if (m->type && strcmp(m->type, "bind") == 0)
+        return true;
+    for (char **o = m->options; o && *o; o++)
+        if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
+            return true;
+    return false;
+}
+
+/* Why a mount may not go at `dest` (clean, absolute), or NULL when it may. */
+static char *destination_refusal(const struct spec_mount *m, const char *dest)
+{
+    if (strcmp(dest, "/") == 0)
+        return xstrdup("the rootfs itself: a mount cannot cover it");
+    if (!path_has_prefix(dest, "/proc"))
+        return NULL;
+    if (strcmp(dest, "/proc") == 0) {
+        if ((m->type && strcmp(m->type, "proc") == 0) || is_bind(m))
+            return NULL;
+        return xasprintf("/proc: it may only hold a proc mount, not %s",
+                         m->type ? m->type : "this one");
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(proc_allowed); i++)
+        if (strcmp(dest, proc_allowed[i]) == 0)
+            return NULL;
+    return xstrdup("inside /proc: a mount there could change the host, so only /proc/cpuinfo, "
+                   "/proc/meminfo and the like may be covered");
+}
+
 int rootfs_check_destination(const struct spec_mount *m, size_t index, char **clean,
                              struct berth_error **err)
 {
     if (!m->destination || !*m->destination)
         return berth_error_set(err, 0, "mounts[%zu].destination: must not be empty", index);
     _cleanup_free_ char *d = path_clean(m->destination);
-    if (strcmp(d, "/") == 0)
+    _cleanup_free_ char *why = destination_refusal(m, d);
+    if (why && strcmp(d, "/") == 0)
+        return berth_error_set(err, 0, "mounts[%zu].destination: \"%s\" is %s", index,
+                               m->destination, why);
+    if (why && strcmp(d, "/proc") == 0)
         return berth_error_set(err, 0,
-                               "mounts[%zu].destination: \"%s\" is the rootfs itself: a mount "
-                               "cannot cover it",
-                               index, m->destination);
-    if (path_has_prefix(d, "/proc")) {
-        if (strcmp(d, "/proc") == 0) {
-            bool bind = false;
-            for (char **o = m->options; o && *o; o++)
-                bind = bind || strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0;
-            if (!(m->type && strcmp(m->type, "proc") == 0) && !bind)
-                return berth_error_set(err, 0,
-                                       "mounts[%zu].destination: \"/proc\" may only hold a proc "
-                                       "mount, not %s",
-                                       index, m->type ? m->type : "this one");
-        } else {
-            bool ok = false;
-            for (size_t i = 0; i < ARRAY_SIZE(proc_allowed) && !ok; i++)
-                ok = strcmp(d, proc_allowed[i]) == 0;
-            if (!ok)
-                return berth_error_set(err, 0,
-                                       "mounts[%zu].destination: \"%s\" is inside /proc: a mount "
-                                       "there could change the host, so only /proc/cpuinfo, "
-                                       "/proc/meminfo and the like may be covered",
-                                       index, d);
-        }
-    }
+                               "mounts[%zu].destination: \"/proc\" may only hold a proc mount, "
+                               "not %s",
+                               index, m->type ? m->type : "this one");
+    if (why)
+        return berth_error_set(err, 0, "mounts[%zu].destination: \"%s\" is %s", index, d, why);
     *clean = TAKE_PTR(d);
+    return 0;
+}
+
+/* Where an opened target lies inside the rootfs, from the kernel's own name for the fd; NULL
+ * when that name is not below the rootfs. */
+static char *target_in_root(const struct rootfs_ctx *c, int fd)
+{
+    char fdpath[32], link[PATH_MAX];
+    ssize_t n = readlink(path_fd(fd, fdpath), link, sizeof(link) - 1);
+    if (n < 0)
+        return NULL;
+    link[n] = '\0';
+    if (!path_has_prefix(link, c->rootfs))
+        return NULL;
+    size_t l = strcmp(c->rootfs, "/") == 0 ? 0 : strlen(c->rootfs);
+    return xstrdup(link[l] ? link + l : "/");
+}
+
+/* The destination rules once more, on where the target really is: a symlink in the image must
+ * not carry a mount onto the rootfs itself or into /proc. *where (optional) gets the resolved
+ * path. */
+static int check_target(const struct rootfs_ctx *c, const struct spec_mount *m, int fd,
+                        char **where, struct berth_error **err)
+{
+    _cleanup_free_ char *at = target_in_root(c, fd);
+    if (!at)
+        return berth_error_set(err, 0, "the destination resolves outside the rootfs");
+    _cleanup_free_ char *why = destination_refusal(m, at);
+    struct statfs sfs;
+    if (!why && strcmp(at, "/proc") != 0 && fstatfs(fd, &sfs) == 0 &&
+        sfs.f_type == PROC_SUPER_MAGIC && !path_has_prefix(at, "/proc"))
+        why = xstrdup("on a procfs: only /proc itself and the files runc allows in it may be "
+                      "covered");
+    if (why)
+        return berth_error_set(err, 0, "the destination resolves to \"%s\", which is %s", at, why);
+    if (where)
+        *where = TAKE_PTR(at);
     return 0;
 }
 
@@ -144,23 +195,26 @@ static bool written_beneath(const char *dest)
     return path_has_prefix("/dev", dest);
 }
 
-/* Open the destination, creating it (and its parents) as a directory or a file. Sets *existed. */
-static int open_target(struct rootfs_ctx *c, const char *dest, bool directory, bool *existed,
-                       struct berth_error **err)
+/* Open the destination, creating it (and its parents) as a directory or a file, and check
+ * where it resolved to. Sets *existed; *where (optional) gets the resolved path. */
+static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const char *dest,
+                       bool directory, bool *existed, char **where, struct berth_error **err)
 {
     struct berth_error *local = NULL;
-    int fd = path_open_in_root(c->rootfd, dest, O_PATH, 0, &local);
-    if (fd >= 0) {
-        *existed = true;
-        return fd;
-    }
-    if (fd != -ENOENT) {
+    _cleanup_close_ int fd = path_open_in_root(c->rootfd, dest, O_PATH, 0, &local);
+    *existed = fd >= 0;
+    if (fd == -ENOENT) {
+        berth_error_free(local);
+        fd = path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
+    } else if (fd < 0) {
         *err = local;
-        return fd;
     }
-    berth_error_free(local);
-    *existed = false;
-    return path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
+    if (fd < 0)
+        return fd;
+    int r = check_target(c, m, fd, where, err);
+    if (r < 0)
+        return r;
+    return TAKE_FD(fd);
 }
 
 /* The mount's own fd after mounting onto `dest` (path resolution crosses into it). */
@@ -249,9 +303,18 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
             return berth_error_prefix(err, "mounts[%zu]", i);
     }
     bool src_dir = fd_is_dir(srcfd), existed;
-    _cleanup_close_ int target = open_target(c, dest, src_dir, &existed, err);
+    _cleanup_free_ char *where = NULL;
+    _cleanup_close_ int target = open_target(c, m, dest, src_dir, &existed, &where, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: bind %s on %s", i, src, dest);
+    struct statfs sfs;
+    if (strcmp(where, "/proc") == 0 && (fstatfs(srcfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC))
+        /* A plain directory over /proc would take the writes meant for procfs (LSM labels,
+         * sysctls): CVE-2019-16884. */
+        return berth_error_set(err, 0,
+                               "mounts[%zu]: bind %s on /proc: the source is not a procfs, and "
+                               "/proc may only hold one",
+                               i, src);
     bool dst_dir = fd_is_dir(target);
     if (src_dir != dst_dir)
         return mount_fail(err, ENOTDIR, "bind", src, dest, o->flags,
@@ -296,28 +359,31 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
 }
 
 /* proc and sysfs go on a real directory of the rootfs, never through a symlink. */
-static int open_proc_sys_target(struct rootfs_ctx *c, size_t i, const char *dest,
-                                struct berth_error **err)
+static int open_proc_sys_target(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
+                                const char *dest, struct berth_error **err)
 {
     struct berth_error *local = NULL;
-    int fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
+    _cleanup_close_ int fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
     if (fd == -ENOENT) {
         berth_error_free(local);
-        return path_mkdir_in_root(c->rootfd, dest, 0755, err);
-    }
-    if (fd < 0) {
+        fd = path_mkdir_in_root(c->rootfd, dest, 0755, err);
+        if (fd < 0)
+            return fd;
+    } else if (fd < 0) {
         *err = local;
         return fd;
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+            return berth_error_set(err, 0,
+                                   "mounts[%zu].destination: \"%s\" must be an ordinary "
+                                   "directory, not a %s",
+                                   i, dest, S_ISLNK(st.st_mode) ? "symlink" : "file");
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        close(fd);
-        return berth_error_set(err, 0,
-                               "mounts[%zu].destination: \"%s\" must be an ordinary directory, "
-                               "not a %s",
-                               i, dest, S_ISLNK(st.st_mode) ? "symlink" : "file");
-    }
-    return fd;
+    int r = check_target(c, m, fd, NULL, err);
+    if (r < 0)
+        return r;
+    return TAKE_FD(fd);
 }
 
 static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
@@ -326,8 +392,8 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
     const char *type = m->type;
     bool proc_sys = strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0;
     bool existed = true;
-    _cleanup_close_ int target = proc_sys ? open_proc_sys_target(c, i, dest, err)
-                                          : open_target(c, dest, true, &existed, err);
+    _cleanup_close_ int target = proc_sys ? open_proc_sys_target(c, m, i, dest, err)
+                                          : open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount %s on %s", i, type, dest);
     if (!fd_is_dir(target))
@@ -394,11 +460,11 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
 
 /* cgroup on a v1 or hybrid host: a tmpfs holding a read-only bind of the container's own
  * directory of each hierarchy, with symlinks for the controllers of merged ones. */
-static int mount_cgroup_v1(struct rootfs_ctx *c, size_t i, const char *dest,
-                           const struct mnt_opts *o, struct berth_error **err)
+static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
+                           const char *dest, const struct mnt_opts *o, struct berth_error **err)
 {
     bool existed;
-    _cleanup_close_ int target = open_target(c, dest, true, &existed, err);
+    _cleanup_close_ int target = open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount cgroup on %s", i, dest);
     char tpath[32];
@@ -439,11 +505,12 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, size_t i, const char *dest,
     return 0;
 }
 
-static int mount_cgroup_v2(struct rootfs_ctx *c, size_t i, const char *dest,
-                           const struct mnt_opts *o, bool defer, struct berth_error **err)
+static int mount_cgroup_v2(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
+                           const char *dest, const struct mnt_opts *o, bool defer,
+                           struct berth_error **err)
 {
     bool existed;
-    _cleanup_close_ int target = open_target(c, dest, true, &existed, err);
+    _cleanup_close_ int target = open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount cgroup2 on %s", i, dest);
     unsigned long flags = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
@@ -487,9 +554,9 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     } else if (!type || !*type || strcmp(type, "none") == 0) {
         r = berth_error_set(err, 0, "mounts[%zu].type: needed for a mount that is not a bind", i);
     } else if (strcmp(type, "cgroup") == 0 && !c->cgroup_unified) {
-        r = mount_cgroup_v1(c, i, dest, &o, err);
+        r = mount_cgroup_v1(c, m, i, dest, &o, err);
     } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
-        r = mount_cgroup_v2(c, i, dest, &o, defer, err);
+        r = mount_cgroup_v2(c, m, i, dest, &o, defer, err);
     } else {
         r = mount_fresh(c, m, i, dest, &o, defer, err);
     }
