@@ -548,7 +548,14 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     bool defer =
         ((o.flags & MS_RDONLY) || (o.rattr_set & MOUNT_ATTR_RDONLY)) && written_beneath(dest);
     const char *type = m->type;
-    if (o.bind || (type && strcmp(type, "bind") == 0)) {
+    bool bind = o.bind || (type && strcmp(type, "bind") == 0);
+    if ((o.idmap || o.ridmap) && !bind) {
+        r = berth_error_set(err, 0,
+                            "mounts[%zu].options: idmap and ridmap apply to bind mounts only", i);
+    } else if (o.tmpcopyup && (bind || !type || strcmp(type, "tmpfs") != 0)) {
+        r = berth_error_set(err, 0, "mounts[%zu].options: tmpcopyup applies to tmpfs mounts only",
+                            i);
+    } else if (bind) {
         o.bind = true;
         r = mount_bind(c, m, i, dest, &o, defer, err);
     } else if (!type || !*type || strcmp(type, "none") == 0) {
