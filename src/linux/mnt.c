@@ -4,6 +4,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <string.h>
@@ -286,4 +287,84 @@ int mnt_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t 
     };
     unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
     return (int)syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof(attr));
+}
+
+static int fs_config(int fs, unsigned cmd, const char *key, const char *value)
+{
+    return (int)syscall(SYS_fsconfig, fs, cmd, key, value, 0);
+}
+
+/* Fail with what the filesystem context logged about it (lines like "e tmpfs: Bad value for
+ * 'size'"), if anything. */
+static int fs_fail(int fs, struct berth_error **err, int e, const char *what, const char *type)
+{
+    char log[256];
+    ssize_t n = read(fs, log, sizeof(log) - 1);
+    if (n > 2 && (log[0] == 'e' || log[0] == 'w') && log[1] == ' ') {
+        log[n] = '\0';
+        log[strcspn(log, "\n")] = '\0';
+        return berth_error_set(err, e, "%s %s (%s)", what, type, log + 2);
+    }
+    return berth_error_set(err, e, "%s %s", what, type);
+}
+
+/* The next option of mount data, commas inside double quotes included; the quotes go. */
+static char *next_option(char **cursor)
+{
+    char *start = *cursor, *out = start;
+    if (!start)
+        return NULL;
+    bool quoted = false;
+    char *p = start;
+    for (; *p && (quoted || *p != ','); p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else
+            *out++ = *p;
+    }
+    *cursor = *p ? p + 1 : NULL;
+    *out = '\0';
+    return start;
+}
+
+int mnt_new_detached(const char *type, const char *source, const char *data, unsigned long sb_flags,
+                     struct berth_error **err)
+{
+    static const struct {
+        unsigned long flag;
+        const char *name;
+    } sb[] = {
+        {MS_RDONLY, "ro"},     {MS_SYNCHRONOUS, "sync"},  {MS_DIRSYNC, "dirsync"},
+        {MS_MANDLOCK, "mand"}, {MS_LAZYTIME, "lazytime"},
+    };
+    _cleanup_close_ int fs = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return berth_error_set(err, errno, "fsopen %s", type);
+    if (source && fs_config(fs, FSCONFIG_SET_STRING, "source", source) < 0)
+        return fs_fail(fs, err, errno, "set the source of", type);
+    _cleanup_free_ char *copy = data ? xstrdup(data) : NULL;
+    char *cursor = copy;
+    for (char *opt; (opt = next_option(&cursor));) {
+        if (!*opt)
+            continue;
+        char *eq = strchr(opt, '=');
+        if (eq)
+            *eq = '\0';
+        int r = eq ? fs_config(fs, FSCONFIG_SET_STRING, opt, eq + 1)
+                   : fs_config(fs, FSCONFIG_SET_FLAG, opt, NULL);
+        if (r < 0) {
+            int e = errno;
+            _cleanup_free_ char *what = xasprintf("option \"%s\" of", opt);
+            return fs_fail(fs, err, e, what, type);
+        }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(sb); i++)
+        if ((sb_flags & sb[i].flag) && fs_config(fs, FSCONFIG_SET_FLAG, sb[i].name, NULL) < 0)
+            return fs_fail(fs, err, errno, sb[i].name, type);
+    if (fs_config(fs, FSCONFIG_CMD_CREATE, NULL, NULL) < 0)
+        return fs_fail(fs, err, errno, "create", type);
+    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+    if (mnt < 0)
+        return fs_fail(fs, err, errno, "fsmount", type);
+    return mnt;
 }

@@ -5,6 +5,7 @@
 #include "linux/label.h"
 #include "linux/mnt.h"
 #include "linux/ns.h"
+#include "storage/copy.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -386,6 +387,58 @@ static int open_proc_sys_target(struct rootfs_ctx *c, const struct spec_mount *m
     return TAKE_FD(fd);
 }
 
+/* Whether mount data names `key` ("key" or "key=..."). */
+static bool data_has(const char *data, const char *key)
+{
+    size_t l = strlen(key);
+    for (const char *p = data; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, key, l) == 0 && (p[l] == '=' || p[l] == ',' || p[l] == '\0'))
+            return true;
+    return false;
+}
+
+/* tmpcopyup: the tmpfs is made detached, given what the image has at the destination, and only
+ * then put in place, so the container never sees it empty or half filled. The copy goes fd to
+ * fd and follows no symlink. */
+static int mount_tmpcopyup(size_t i, const char *dest, int target, const char *source,
+                           const char *data, unsigned long flags, const struct mnt_opts *o,
+                           bool defer, bool labelled, struct berth_error **err)
+{
+    _cleanup_close_ int mnt =
+        mnt_new_detached("tmpfs", source, data,
+                         flags & (MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK | MS_LAZYTIME), err);
+    if (mnt < 0) {
+        _cleanup_free_ char *f = mnt_flags_text(flags);
+        return berth_error_prefix(err, "mount tmpfs %s on %s (%s)", source, dest, f);
+    }
+    _cleanup_close_ int src = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: open the source");
+    _cleanup_close_ int dst = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat fresh;
+    if (dst < 0 || fstat(dst, &fresh) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: open the tmpfs");
+    /* With a mount label the tmpfs's files take it: the image's labels are not copied. */
+    struct copy_options co = {.skip_selinux = labelled};
+    int r = copy_tree(src, dst, &co, NULL, err);
+    if (r < 0)
+        return berth_error_prefix(err, "mounts[%zu]: tmpcopyup %s", i, dest);
+    /* The copy gave the tmpfs's root the owner and mode of the image's directory; options that
+     * name them win. */
+    if (data_has(o->data, "mode") && fchmod(dst, fresh.st_mode & 07777) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: chmod");
+    bool uid = data_has(o->data, "uid"), gid = data_has(o->data, "gid");
+    if ((uid || gid) &&
+        fchown(dst, uid ? fresh.st_uid : (uid_t)-1, gid ? fresh.st_gid : (gid_t)-1) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: chown");
+    uint64_t set = o->attr_set & (defer ? ~(uint64_t)MOUNT_ATTR_RDONLY : ~(uint64_t)0);
+    if ((set || o->attr_clr) && mnt_setattr_fd(mnt, false, set, o->attr_clr, 0, -1) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "set mount attributes");
+    if (mnt_move(mnt, target) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, NULL);
+    return 0;
+}
+
 static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
                        const struct mnt_opts *o, bool defer, struct berth_error **err)
 {
@@ -411,8 +464,6 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
             data = d;
         }
     }
-    if (o->tmpcopyup)
-        return berth_error_set(err, ENOTSUP, "mounts[%zu]: tmpcopyup is not supported yet", i);
 
     unsigned long flags = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if (defer)
@@ -424,6 +475,13 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
                                          label_mount_takes_context(type) && label_selinux_enabled()
                                      ? label_mount_data(data, c->mount_label)
                                      : NULL;
+    if (o->tmpcopyup) {
+        int r = mount_tmpcopyup(i, dest, target, source, ldata ? ldata : data, flags, o, defer,
+                                ldata != NULL, err);
+        if (r < 0)
+            return r;
+        return after_mount(c, dest, o, defer && (o->flags & MS_RDONLY), err);
+    }
     int mr = mount(source, path_fd(target, tpath), type, flags, ldata ? ldata : data);
     if (mr < 0 && ldata && mqueue) {
         /* mqueue refuses context=: it is mounted bare and its root labelled below. */
