@@ -516,6 +516,39 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
     return after_mount(c, dest, &rest, defer && (o->flags & MS_RDONLY), err);
 }
 
+/* The container's hierarchies in the order the host mounted them (the order runc shows them
+ * in), as indexes into c->cgroups; those no mount line names come last. */
+static size_t *cgroup_mount_order(const struct rootfs_ctx *c)
+{
+    size_t *order = xcalloc(c->n_cgroups + 1, sizeof(*order)), n = 0;
+    bool *placed = xcalloc(c->n_cgroups + 1, sizeof(*placed));
+    _cleanup_free_ char *info = NULL;
+    if (fs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &info, NULL, NULL) < 0)
+        info = NULL;
+    char *save = NULL;
+    for (char *line = info ? strtok_r(info, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char mountpoint[PATH_MAX], fstype[16];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1 ||
+            sscanf(sep + 3, "%15s", fstype) != 1)
+            continue;
+        if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
+            continue;
+        for (size_t k = 0; k < c->n_cgroups; k++) {
+            if (!placed[k] && path_has_prefix(c->cgroups[k].host_path, mountpoint)) {
+                placed[k] = true;
+                order[n++] = k;
+            }
+        }
+    }
+    for (size_t k = 0; k < c->n_cgroups; k++)
+        if (!placed[k])
+            order[n++] = k;
+    free(placed);
+    return order;
+}
+
 /* cgroup on a v1 or hybrid host: a tmpfs holding a read-only bind of the container's own
  * directory of each hierarchy, with symlinks for the controllers of merged ones. */
 static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
@@ -536,8 +569,9 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, siz
     uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (o->flags & MS_RDONLY)
         attrs |= MOUNT_ATTR_RDONLY;
+    _cleanup_free_ size_t *order = cgroup_mount_order(c);
     for (size_t k = 0; k < c->n_cgroups; k++) {
-        const struct rootfs_cgroup *cg = &c->cgroups[k];
+        const struct rootfs_cgroup *cg = &c->cgroups[order[k]];
         const char *name = cg->name[0] ? cg->name : "unified";
         if (strncmp(name, "name=", 5) == 0)
             name += 5;
