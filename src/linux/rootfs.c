@@ -188,14 +188,6 @@ static void defer_ro(struct rootfs_ctx *c, int fd, bool recursive, uint64_t set,
         .fd = fd, .recursive = recursive, .set = set, .dest = xstrdup(dest)};
 }
 
-/* Whether a read-only flag must wait: /dev gets its nodes and symlinks after its mount. Other
- * mounts are made read-only at once, as runc does; a later mount point beneath them must then
- * exist already. */
-static bool written_beneath(const char *dest)
-{
-    return path_has_prefix("/dev", dest);
-}
-
 /* Open the destination, creating it (and its parents) as a directory or a file, and check
  * where it resolved to. Sets *existed; *where (optional) gets the resolved path. */
 static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const char *dest,
@@ -259,10 +251,11 @@ static int after_mount(struct rootfs_ctx *c, const char *dest, const struct mnt_
 }
 
 /* An idmapped mount: the mount's own uid/gid mappings, or the container's. */
-static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, int tree,
+/* An idmapped mount: the mount's own uid/gid mappings, or the container's. */
+static int idmap_tree(const struct spec *s, const struct spec_mount *m, size_t i, int tree,
                       bool recursive, struct berth_error **err)
 {
-    const struct spec_linux *l = c->spec->linux_;
+    const struct spec_linux *l = s->linux_;
     const struct spec_id_mapping *u = m->uid_mappings, *g = m->gid_mappings;
     size_t nu = m->n_uid_mappings, ng = m->n_gid_mappings;
     if (!nu && l) {
@@ -285,13 +278,29 @@ static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
     return 0;
 }
 
-static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
-                      const struct mnt_opts *o, bool defer, struct berth_error **err)
+static char *bind_source(const struct spec_mount *m, const char *bundle)
 {
+    return m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
+}
+
+/* Whether a read-only flag must wait: /dev gets its nodes and symlinks after its mount. Other
+ * mounts are made read-only at once, as runc does; a later mount point beneath them must then
+ * exist already. */
+static bool defer_ro_of(const struct mnt_opts *o, const char *dest)
+{
+    return ((o->flags & MS_RDONLY) || (o->rattr_set & MOUNT_ATTR_RDONLY)) &&
+           path_has_prefix("/dev", dest);
+}
+
+/* Everything of a bind that does not touch the rootfs: the source opened, relabelled, cloned,
+ * given its attributes and its idmapping. Returns the detached tree. */
+static int bind_tree(const struct spec *s, const char *bundle, const char *mount_label, size_t i,
+                     const struct mnt_opts *o, bool defer, struct berth_error **err)
+{
+    const struct spec_mount *m = &s->mounts[i];
     if (!m->source)
         return berth_error_set(err, 0, "mounts[%zu].source: a bind mount needs a source", i);
-    _cleanup_free_ char *src =
-        m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", c->bundle, m->source);
+    _cleanup_free_ char *src = bind_source(m, bundle);
     _cleanup_close_ int srcfd = open(src, O_PATH | O_CLOEXEC);
     if (srcfd < 0) {
         if (errno == ENOENT)
@@ -299,17 +308,94 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
         return berth_error_set(err, errno, "mounts[%zu].source: open %s", i, src);
     }
     if (o->relabel_shared || o->relabel_private) {
-        int r = label_relabel_fd(srcfd, src, c->mount_label, o->relabel_shared, NULL, err);
+        int r = label_relabel_fd(srcfd, src, mount_label, o->relabel_shared, NULL, err);
         if (r < 0)
             return berth_error_prefix(err, "mounts[%zu]", i);
     }
-    bool src_dir = fd_is_dir(srcfd), existed;
+    unsigned tflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+    if (o->recursive)
+        tflags |= AT_RECURSIVE;
+    _cleanup_close_ int tree = mnt_open_tree(srcfd, "", tflags);
+    if (tree < 0)
+        return mount_fail(err, errno, "bind", src, m->destination, o->flags, NULL);
+    uint64_t set = o->attr_set, rset = o->rattr_set;
+    if (defer) {
+        set &= ~MOUNT_ATTR_RDONLY;
+        rset &= ~MOUNT_ATTR_RDONLY;
+    }
+    if ((rset || o->rattr_clr) && mnt_setattr_fd(tree, true, rset, o->rattr_clr, 0, -1) < 0)
+        return mount_fail(err, errno, "bind", src, m->destination, o->flags,
+                          "set recursive mount attributes");
+    if ((set || o->attr_clr) && mnt_setattr_fd(tree, false, set, o->attr_clr, 0, -1) < 0)
+        return mount_fail(err, errno, "bind", src, m->destination, o->flags,
+                          "set mount attributes");
+    if (o->idmap || o->ridmap) {
+        int r = idmap_tree(s, m, i, tree, o->ridmap, err);
+        if (r < 0)
+            return r;
+    }
+    return TAKE_FD(tree);
+}
+
+int rootfs_bind_trees(const struct spec *s, const char *bundle, int **out, struct berth_error **err)
+{
+    *out = NULL;
+    int *trees = NULL;
+    const char *label = s->linux_ ? s->linux_->mount_label : NULL;
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const struct spec_mount *m = &s->mounts[i];
+        _cleanup_free_ char *where = xasprintf("mounts[%zu]", i);
+        struct mnt_opts o;
+        int r = mnt_parse_options(m->options, where, &o, err);
+        bool bind = r == 0 && (o.bind || (m->type && strcmp(m->type, "bind") == 0));
+        if (r == 0 && bind && (o.idmap || o.ridmap) && m->destination) {
+            if (!trees) {
+                trees = xcalloc(s->n_mounts, sizeof(*trees));
+                for (size_t k = 0; k < s->n_mounts; k++)
+                    trees[k] = -1;
+            }
+            _cleanup_free_ char *dest = path_clean(m->destination);
+            r = trees[i] = bind_tree(s, bundle, label, i, &o, defer_ro_of(&o, dest), err);
+        }
+        mnt_opts_clear(&o);
+        if (r < 0) {
+            rootfs_bind_trees_free(trees, s->n_mounts);
+            return r;
+        }
+    }
+    *out = trees;
+    return 0;
+}
+
+void rootfs_bind_trees_free(int *trees, size_t n)
+{
+    for (size_t i = 0; trees && i < n; i++)
+        if (trees[i] >= 0)
+            close(trees[i]);
+    free(trees);
+}
+
+static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
+                      const struct mnt_opts *o, bool defer, struct berth_error **err)
+{
+    _cleanup_close_ int tree = -1;
+    if (c->bind_trees && c->bind_trees[i] >= 0) {
+        tree = fcntl(c->bind_trees[i], F_DUPFD_CLOEXEC, 3);
+        if (tree < 0)
+            return berth_error_set(err, errno, "mounts[%zu]: take the idmapped tree", i);
+    } else {
+        tree = bind_tree(c->spec, c->bundle, c->mount_label, i, o, defer, err);
+        if (tree < 0)
+            return tree;
+    }
+    _cleanup_free_ char *src = bind_source(m, c->bundle);
+    bool src_dir = fd_is_dir(tree), existed;
     _cleanup_free_ char *where = NULL;
     _cleanup_close_ int target = open_target(c, m, dest, src_dir, &existed, &where, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: bind %s on %s", i, src, dest);
     struct statfs sfs;
-    if (strcmp(where, "/proc") == 0 && (fstatfs(srcfd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC))
+    if (strcmp(where, "/proc") == 0 && (fstatfs(tree, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC))
         /* A plain directory over /proc would take the writes meant for procfs (LSM labels,
          * sysctls): CVE-2019-16884. */
         return berth_error_set(err, 0,
@@ -321,28 +407,6 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
         return mount_fail(err, ENOTDIR, "bind", src, dest, o->flags,
                           src_dir ? "the source is a directory but the destination is a file"
                                   : "the source is a file but the destination is a directory");
-
-    unsigned tflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
-    if (o->recursive)
-        tflags |= AT_RECURSIVE;
-    _cleanup_close_ int tree = mnt_open_tree(srcfd, "", tflags);
-    if (tree < 0)
-        return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
-    uint64_t set = o->attr_set, rset = o->rattr_set;
-    if (defer) {
-        set &= ~MOUNT_ATTR_RDONLY;
-        rset &= ~MOUNT_ATTR_RDONLY;
-    }
-    if ((rset || o->rattr_clr) && mnt_setattr_fd(tree, true, rset, o->rattr_clr, 0, -1) < 0)
-        return mount_fail(err, errno, "bind", src, dest, o->flags,
-                          "set recursive mount attributes");
-    if ((set || o->attr_clr) && mnt_setattr_fd(tree, false, set, o->attr_clr, 0, -1) < 0)
-        return mount_fail(err, errno, "bind", src, dest, o->flags, "set mount attributes");
-    if (o->idmap || o->ridmap) {
-        int r = idmap_tree(c, m, i, tree, o->ridmap, err);
-        if (r < 0)
-            return r;
-    }
     if (mnt_move(tree, target) < 0)
         return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
     if (o->propagation &&
@@ -637,8 +701,7 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     int r = mnt_parse_options(m->options, where, &o, err);
     if (r < 0)
         return r;
-    bool defer =
-        ((o.flags & MS_RDONLY) || (o.rattr_set & MOUNT_ATTR_RDONLY)) && written_beneath(dest);
+    bool defer = defer_ro_of(&o, dest);
     const char *type = m->type;
     bool bind = o.bind || (type && strcmp(type, "bind") == 0);
     if ((o.idmap || o.ridmap) && !bind) {
