@@ -188,6 +188,36 @@ static void defer_ro(struct rootfs_ctx *c, int fd, bool recursive, uint64_t set,
         .fd = fd, .recursive = recursive, .set = set, .dest = xstrdup(dest)};
 }
 
+/* A destination about to be created: when its nearest existing ancestor is in /proc (where
+ * nothing can be created anyway), say so rather than report the failed mkdir. */
+static int check_missing_target(const struct rootfs_ctx *c, const char *dest,
+                                struct berth_error **err)
+{
+    _cleanup_free_ char *p = xstrdup(dest);
+    for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
+        size_t cut = (size_t)(slash - p);
+        *slash = '\0';
+        struct berth_error *local = NULL;
+        _cleanup_close_ int fd = path_open_in_root(c->rootfd, cut ? p : "/", O_PATH, 0, &local);
+        berth_error_free(local);
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0)
+            return 0;
+        _cleanup_free_ char *at = target_in_root(c, fd);
+        struct statfs sfs;
+        bool proc = (at && path_has_prefix(at, "/proc")) ||
+                    (fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC);
+        if (!proc)
+            return 0;
+        return berth_error_set(err, 0,
+                               "the destination resolves to \"%s%s\", which is inside /proc: a "
+                               "mount there could change the host",
+                               at && strcmp(at, "/") != 0 ? at : "", dest + cut);
+    }
+    return 0;
+}
+
 /* Open the destination, creating it (and its parents) as a directory or a file, and check
  * where it resolved to. Sets *existed; *where (optional) gets the resolved path. */
 static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const char *dest,
@@ -198,6 +228,9 @@ static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const c
     *existed = fd >= 0;
     if (fd == -ENOENT) {
         berth_error_free(local);
+        int r = check_missing_target(c, dest, err);
+        if (r < 0)
+            return r;
         fd = path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
     } else if (fd < 0) {
         *err = local;
