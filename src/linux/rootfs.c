@@ -190,8 +190,8 @@ static void defer_ro(struct rootfs_ctx *c, int fd, bool recursive, uint64_t set,
 
 /* A destination about to be created: when its nearest existing ancestor is in /proc (where
  * nothing can be created anyway), say so rather than report the failed mkdir. */
-static int check_missing_target(const struct rootfs_ctx *c, const char *dest,
-                                struct berth_error **err)
+static int check_missing_target(const struct rootfs_ctx *c, const struct spec_mount *m,
+                                const char *dest, struct berth_error **err)
 {
     _cleanup_free_ char *p = xstrdup(dest);
     for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
@@ -210,10 +210,16 @@ static int check_missing_target(const struct rootfs_ctx *c, const char *dest,
                     (fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC);
         if (!proc)
             return 0;
+        _cleanup_free_ char *full =
+            xasprintf("%s%s", at && strcmp(at, "/") != 0 ? at : "", dest + cut);
+        _cleanup_free_ char *why = destination_refusal(m, full);
+        if (why)
+            return berth_error_set(err, 0, "the destination resolves to \"%s\", which is %s", full,
+                                   why);
         return berth_error_set(err, 0,
-                               "the destination resolves to \"%s%s\", which is inside /proc: a "
-                               "mount there could change the host",
-                               at && strcmp(at, "/") != 0 ? at : "", dest + cut);
+                               "the destination resolves to \"%s\", which this kernel's /proc "
+                               "does not have",
+                               full);
     }
     return 0;
 }
@@ -228,7 +234,7 @@ static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const c
     *existed = fd >= 0;
     if (fd == -ENOENT) {
         berth_error_free(local);
-        int r = check_missing_target(c, dest, err);
+        int r = check_missing_target(c, m, dest, err);
         if (r < 0)
             return r;
         fd = path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
