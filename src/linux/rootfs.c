@@ -290,7 +290,6 @@ static int after_mount(struct rootfs_ctx *c, const char *dest, const struct mnt_
 }
 
 /* An idmapped mount: the mount's own uid/gid mappings, or the container's. */
-/* An idmapped mount: the mount's own uid/gid mappings, or the container's. */
 static int idmap_tree(const struct spec *s, const struct spec_mount *m, size_t i, int tree,
                       bool recursive, struct berth_error **err)
 {
@@ -334,7 +333,8 @@ static bool defer_ro_of(const struct mnt_opts *o, const char *dest)
 /* Everything of a bind that does not touch the rootfs: the source opened, relabelled, cloned,
  * given its attributes and its idmapping. Returns the detached tree. */
 static int bind_tree(const struct spec *s, const char *bundle, const char *mount_label, size_t i,
-                     const struct mnt_opts *o, bool defer, struct berth_error **err)
+                     const char *dest, const struct mnt_opts *o, bool defer,
+                     struct berth_error **err)
 {
     const struct spec_mount *m = &s->mounts[i];
     if (!m->source)
@@ -356,18 +356,17 @@ static int bind_tree(const struct spec *s, const char *bundle, const char *mount
         tflags |= AT_RECURSIVE;
     _cleanup_close_ int tree = mnt_open_tree(srcfd, "", tflags);
     if (tree < 0)
-        return mount_fail(err, errno, "bind", src, m->destination, o->flags, NULL);
+        return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
     uint64_t set = o->attr_set, rset = o->rattr_set;
     if (defer) {
         set &= ~MOUNT_ATTR_RDONLY;
         rset &= ~MOUNT_ATTR_RDONLY;
     }
     if ((rset || o->rattr_clr) && mnt_setattr_fd(tree, true, rset, o->rattr_clr, 0, -1) < 0)
-        return mount_fail(err, errno, "bind", src, m->destination, o->flags,
+        return mount_fail(err, errno, "bind", src, dest, o->flags,
                           "set recursive mount attributes");
     if ((set || o->attr_clr) && mnt_setattr_fd(tree, false, set, o->attr_clr, 0, -1) < 0)
-        return mount_fail(err, errno, "bind", src, m->destination, o->flags,
-                          "set mount attributes");
+        return mount_fail(err, errno, "bind", src, dest, o->flags, "set mount attributes");
     if (o->idmap || o->ridmap) {
         int r = idmap_tree(s, m, i, tree, o->ridmap, err);
         if (r < 0)
@@ -394,7 +393,7 @@ int rootfs_bind_trees(const struct spec *s, const char *bundle, int **out, struc
                     trees[k] = -1;
             }
             _cleanup_free_ char *dest = path_clean(m->destination);
-            r = trees[i] = bind_tree(s, bundle, label, i, &o, defer_ro_of(&o, dest), err);
+            r = trees[i] = bind_tree(s, bundle, label, i, dest, &o, defer_ro_of(&o, dest), err);
         }
         mnt_opts_clear(&o);
         if (r < 0) {
@@ -423,7 +422,7 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
         if (tree < 0)
             return berth_error_set(err, errno, "mounts[%zu]: take the idmapped tree", i);
     } else {
-        tree = bind_tree(c->spec, c->bundle, c->mount_label, i, o, defer, err);
+        tree = bind_tree(c->spec, c->bundle, c->mount_label, i, dest, o, defer, err);
         if (tree < 0)
             return tree;
     }
