@@ -537,9 +537,12 @@ static int create(struct create_job *j, struct berth_error **err)
         x.unshare_flags |= CLONE_NEWPID;
     r = container_cgroup_mounts(j->cgroup, &x.cgroups, &x.n_cgroups, &x.cgroup_unified, err);
     if (r == 0)
+        r = rootfs_bind_trees(j->spec, j->bundle, &x.bind_trees, err);
+    if (r == 0)
         r = clone_init(j, &plan, &x, err);
     ns_plan_clear(&plan);
     container_cgroup_mounts_free(x.cgroups, x.n_cgroups);
+    rootfs_bind_trees_free(x.bind_trees, j->spec->n_mounts);
     if (r < 0)
         return r;
     close(child_sock);

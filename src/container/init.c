@@ -44,8 +44,8 @@ static int cmp_int(const void *a, const void *b)
  * the log) may reach the container. */
 static void close_inherited_fds(const struct init_ctx *x)
 {
-    int keep[3 + SPEC_NS_TYPES];
-    size_t n = 0;
+    size_t n_trees = x->bind_trees ? x->spec->n_mounts : 0, n = 0;
+    _cleanup_free_ int *keep = xcalloc(3 + SPEC_NS_TYPES + n_trees, sizeof(int));
     keep[n++] = x->sync_fd;
     keep[n++] = x->fifo_fd;
     if (log_fd() >= 0)
@@ -53,6 +53,9 @@ static void close_inherited_fds(const struct init_ctx *x)
     for (int t = 0; t < SPEC_NS_TYPES; t++)
         if (x->join_fds[t] >= 0)
             keep[n++] = x->join_fds[t];
+    for (size_t i = 0; i < n_trees; i++)
+        if (x->bind_trees[i] >= 0)
+            keep[n++] = x->bind_trees[i];
     qsort(keep, n, sizeof(int), cmp_int);
     unsigned lo = 3 + x->opts->preserve_fds;
     for (size_t i = 0; i < n; i++) {
@@ -284,6 +287,7 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     rc.cgroups = x->cgroups;
     rc.n_cgroups = x->n_cgroups;
     rc.mount_label = l ? l->mount_label : NULL;
+    rc.bind_trees = x->bind_trees;
     r = rootfs_prepare(&rc, err);
     if (r == 0)
         r = run_create_hooks(x, err);

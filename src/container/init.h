@@ -29,6 +29,9 @@ struct init_ctx {
     size_t n_cgroups;
     bool cgroup_unified;
     const struct cgroup *cgroup; /* NULL when cgroups are disabled */
+    /* rootfs_bind_trees: idmapped binds the runtime made, by mount index; NULL when none. The
+     * init inherits these fds. */
+    int *bind_trees;
     /* linux.seccomp compiled by the runtime, so that neither its time nor its memory is
      * charged to the container's cgroup; NULL without one. */
     const struct seccomp_filter_prog *seccomp;

@@ -31,26 +31,32 @@
 int console_open_pty(int rootfd, int *master, int *peer, struct berth_error **err)
 {
     struct berth_error *local = NULL;
+    struct statfs sfs;
     _cleanup_close_ int m =
         path_open_in_root(rootfd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW, 0, &local);
-    if (m < 0) {
+    if (m >= 0) {
+        if (fstatfs(m, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC || !devices_is_char(m, 5, 2))
+            return berth_error_set(err, 0, "console: /dev/pts/ptmx is not a devpts ptmx");
+    } else {
         berth_error_free(local);
-        /* No devpts of its own in the container: use the host's. */
+        /* No devpts of its own in the container: use the host's. Its /dev/ptmx is a node on
+         * devtmpfs that opens the devpts beside it. */
         m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (m < 0)
             return berth_error_set(err, errno, "console: open /dev/ptmx");
+        if (!devices_is_char(m, 5, 2))
+            return berth_error_set(err, 0, "console: the host's /dev/ptmx is not the ptmx device");
     }
-    struct statfs sfs;
-    if (fstatfs(m, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC || !devices_is_char(m, 5, 2))
-        return berth_error_set(err, 0, "console: /dev/pts/ptmx is not a devpts ptmx");
     int unlock = 0;
     if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
         return berth_error_set(err, errno, "console: unlock pty");
-    int p = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    _cleanup_close_ int p = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (p < 0)
         return berth_error_set(err, errno, "console: open pty peer");
+    if (fstatfs(p, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC)
+        return berth_error_set(err, 0, "console: the pty peer is not on a devpts");
     *master = TAKE_FD(m);
-    *peer = p;
+    *peer = TAKE_FD(p);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <string.h>
@@ -11,7 +12,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-enum opt_kind { OPT_SET, OPT_CLEAR, OPT_PROP, OPT_RSET, OPT_RCLR, OPT_EXT };
+/* OPT_RATIME: the recursive atime options. The kernel takes one atime mode, not bits: each
+ * option picks the mode it leaves. ratime and rnostrictatime leave the kernel's default,
+ * relatime; rnorelatime leaves the one other mode that updates atime, strictatime. */
+enum opt_kind { OPT_SET, OPT_CLEAR, OPT_PROP, OPT_RSET, OPT_RCLR, OPT_RATIME, OPT_EXT };
 
 enum ext { EXT_TMPCOPYUP = 1, EXT_IDMAP, EXT_RIDMAP, EXT_RELABEL_SHARED, EXT_RELABEL_PRIVATE };
 
@@ -41,7 +45,7 @@ static const struct option_def {
     {"nostrictatime", OPT_CLEAR, MS_STRICTATIME},
     {"nosuid", OPT_SET, MS_NOSUID},
     {"private", OPT_PROP, MS_PRIVATE},
-    {"ratime", OPT_RCLR, MOUNT_ATTR_NOATIME},
+    {"ratime", OPT_RATIME, MOUNT_ATTR_RELATIME},
     {"rbind", OPT_SET, MS_BIND | MS_REC},
     {"rdev", OPT_RCLR, MOUNT_ATTR_NODEV},
     {"rdiratime", OPT_RCLR, MOUNT_ATTR_NODIRATIME},
@@ -49,21 +53,21 @@ static const struct option_def {
     {"remount", OPT_SET, MS_REMOUNT},
     {"rexec", OPT_RCLR, MOUNT_ATTR_NOEXEC},
     {"ridmap", OPT_EXT, EXT_RIDMAP},
-    {"rnoatime", OPT_RSET, MOUNT_ATTR_NOATIME},
+    {"rnoatime", OPT_RATIME, MOUNT_ATTR_NOATIME},
     {"rnodev", OPT_RSET, MOUNT_ATTR_NODEV},
     {"rnodiratime", OPT_RSET, MOUNT_ATTR_NODIRATIME},
     {"rnoexec", OPT_RSET, MOUNT_ATTR_NOEXEC},
-    {"rnorelatime", OPT_RCLR, MOUNT_ATTR__ATIME},
-    {"rnostrictatime", OPT_RCLR, MOUNT_ATTR__ATIME},
+    {"rnorelatime", OPT_RATIME, MOUNT_ATTR_STRICTATIME},
+    {"rnostrictatime", OPT_RATIME, MOUNT_ATTR_RELATIME},
     {"rnosuid", OPT_RSET, MOUNT_ATTR_NOSUID},
     {"ro", OPT_SET, MS_RDONLY},
     {"rprivate", OPT_PROP, MS_PRIVATE | MS_REC},
-    {"rrelatime", OPT_RSET, MOUNT_ATTR_RELATIME},
+    {"rrelatime", OPT_RATIME, MOUNT_ATTR_RELATIME},
     {"rro", OPT_RSET, MOUNT_ATTR_RDONLY},
     {"rrw", OPT_RCLR, MOUNT_ATTR_RDONLY},
     {"rshared", OPT_PROP, MS_SHARED | MS_REC},
     {"rslave", OPT_PROP, MS_SLAVE | MS_REC},
-    {"rstrictatime", OPT_RSET, MOUNT_ATTR_STRICTATIME},
+    {"rstrictatime", OPT_RATIME, MOUNT_ATTR_STRICTATIME},
     {"rsuid", OPT_RCLR, MOUNT_ATTR_NOSUID},
     {"runbindable", OPT_PROP, MS_UNBINDABLE | MS_REC},
     {"rw", OPT_CLEAR, MS_RDONLY},
@@ -155,10 +159,12 @@ int mnt_parse_options(char *const *options, const char *where, struct mnt_opts *
         case OPT_PROP:
             out->propagation = d->value;
             break;
+        case OPT_RATIME:
+            /* mount_setattr wants the whole atime field cleared whenever one mode is set. */
+            out->rattr_set = (out->rattr_set & ~(uint64_t)MOUNT_ATTR__ATIME) | d->value;
+            out->rattr_clr |= MOUNT_ATTR__ATIME;
+            break;
         case OPT_RSET:
-            if (d->value == MOUNT_ATTR_NOATIME || d->value == MOUNT_ATTR_STRICTATIME ||
-                d->value == MOUNT_ATTR_RELATIME)
-                out->rattr_clr |= MOUNT_ATTR__ATIME;
             out->rattr_set |= d->value;
             out->rattr_clr &= ~d->value;
             break;
@@ -281,4 +287,84 @@ int mnt_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t 
     };
     unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
     return (int)syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof(attr));
+}
+
+static int fs_config(int fs, unsigned cmd, const char *key, const char *value)
+{
+    return (int)syscall(SYS_fsconfig, fs, cmd, key, value, 0);
+}
+
+/* Fail with what the filesystem context logged about it (lines like "e tmpfs: Bad value for
+ * 'size'"), if anything. */
+static int fs_fail(int fs, struct berth_error **err, int e, const char *what, const char *type)
+{
+    char log[256];
+    ssize_t n = read(fs, log, sizeof(log) - 1);
+    if (n > 2 && (log[0] == 'e' || log[0] == 'w') && log[1] == ' ') {
+        log[n] = '\0';
+        log[strcspn(log, "\n")] = '\0';
+        return berth_error_set(err, e, "%s %s (%s)", what, type, log + 2);
+    }
+    return berth_error_set(err, e, "%s %s", what, type);
+}
+
+/* The next option of mount data, commas inside double quotes included; the quotes go. */
+static char *next_option(char **cursor)
+{
+    char *start = *cursor, *out = start;
+    if (!start)
+        return NULL;
+    bool quoted = false;
+    char *p = start;
+    for (; *p && (quoted || *p != ','); p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else
+            *out++ = *p;
+    }
+    *cursor = *p ? p + 1 : NULL;
+    *out = '\0';
+    return start;
+}
+
+int mnt_new_detached(const char *type, const char *source, const char *data, unsigned long sb_flags,
+                     struct berth_error **err)
+{
+    static const struct {
+        unsigned long flag;
+        const char *name;
+    } sb[] = {
+        {MS_RDONLY, "ro"},     {MS_SYNCHRONOUS, "sync"},  {MS_DIRSYNC, "dirsync"},
+        {MS_MANDLOCK, "mand"}, {MS_LAZYTIME, "lazytime"},
+    };
+    _cleanup_close_ int fs = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return berth_error_set(err, errno, "fsopen %s", type);
+    if (source && fs_config(fs, FSCONFIG_SET_STRING, "source", source) < 0)
+        return fs_fail(fs, err, errno, "set the source of", type);
+    _cleanup_free_ char *copy = data ? xstrdup(data) : NULL;
+    char *cursor = copy;
+    for (char *opt; (opt = next_option(&cursor));) {
+        if (!*opt)
+            continue;
+        char *eq = strchr(opt, '=');
+        if (eq)
+            *eq = '\0';
+        int r = eq ? fs_config(fs, FSCONFIG_SET_STRING, opt, eq + 1)
+                   : fs_config(fs, FSCONFIG_SET_FLAG, opt, NULL);
+        if (r < 0) {
+            int e = errno;
+            _cleanup_free_ char *what = xasprintf("option \"%s\" of", opt);
+            return fs_fail(fs, err, e, what, type);
+        }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(sb); i++)
+        if ((sb_flags & sb[i].flag) && fs_config(fs, FSCONFIG_SET_FLAG, sb[i].name, NULL) < 0)
+            return fs_fail(fs, err, errno, sb[i].name, type);
+    if (fs_config(fs, FSCONFIG_CMD_CREATE, NULL, NULL) < 0)
+        return fs_fail(fs, err, errno, "create", type);
+    int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+    if (mnt < 0)
+        return fs_fail(fs, err, errno, "fsmount", type);
+    return mnt;
 }

@@ -51,3 +51,12 @@ int mnt_open_tree(int dfd, const char *path, unsigned flags);
 int mnt_move(int from_fd, int to_fd);
 int mnt_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation,
                    int userns_fd);
+
+/* A new filesystem that is mounted nowhere yet (fsopen, fsconfig, fsmount), to be filled before
+ * mnt_move puts it in place. `data` is mount(2)-style text ("size=1m,mode=755,context=\"a,b\""):
+ * each option is one fsconfig call, a quoted value passed without its quotes. `sb_flags` may
+ * hold MS_RDONLY, MS_SYNCHRONOUS, MS_DIRSYNC, MS_MANDLOCK and MS_LAZYTIME; the per-mount flags
+ * are the caller's, through mnt_setattr_fd. Returns the detached mount's fd; an error carries
+ * the filesystem's own message when it gave one. */
+int mnt_new_detached(const char *type, const char *source, const char *data, unsigned long sb_flags,
+                     struct berth_error **err);

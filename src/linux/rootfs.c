@@ -5,6 +5,7 @@
 #include "linux/label.h"
 #include "linux/mnt.h"
 #include "linux/ns.h"
+#include "storage/copy.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -75,40 +76,91 @@ void rootfs_ctx_clear(struct rootfs_ctx *c)
     c->rootfd = c->console_master = c->console_peer = -1;
 }
 
+static bool is_bind(const struct spec_mount *m)
+{
+    if (m->type && strcmp(m->type, "bind") == 0)
+        return true;
+    for (char **o = m->options; o && *o; o++)
+        if (strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0)
+            return true;
+    return false;
+}
+
+/* Why a mount may not go at `dest` (clean, absolute), or NULL when it may. */
+static char *destination_refusal(const struct spec_mount *m, const char *dest)
+{
+    if (strcmp(dest, "/") == 0)
+        return xstrdup("the rootfs itself: a mount cannot cover it");
+    if (!path_has_prefix(dest, "/proc"))
+        return NULL;
+    if (strcmp(dest, "/proc") == 0) {
+        if ((m->type && strcmp(m->type, "proc") == 0) || is_bind(m))
+            return NULL;
+        return xasprintf("/proc: it may only hold a proc mount, not %s",
+                         m->type ? m->type : "this one");
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(proc_allowed); i++)
+        if (strcmp(dest, proc_allowed[i]) == 0)
+            return NULL;
+    return xstrdup("inside /proc: a mount there could change the host, so only /proc/cpuinfo, "
+                   "/proc/meminfo and the like may be covered");
+}
+
 int rootfs_check_destination(const struct spec_mount *m, size_t index, char **clean,
                              struct berth_error **err)
 {
     if (!m->destination || !*m->destination)
         return berth_error_set(err, 0, "mounts[%zu].destination: must not be empty", index);
     _cleanup_free_ char *d = path_clean(m->destination);
-    if (strcmp(d, "/") == 0)
+    _cleanup_free_ char *why = destination_refusal(m, d);
+    if (why && strcmp(d, "/") == 0)
+        return berth_error_set(err, 0, "mounts[%zu].destination: \"%s\" is %s", index,
+                               m->destination, why);
+    if (why && strcmp(d, "/proc") == 0)
         return berth_error_set(err, 0,
-                               "mounts[%zu].destination: \"%s\" is the rootfs itself: a mount "
-                               "cannot cover it",
-                               index, m->destination);
-    if (path_has_prefix(d, "/proc")) {
-        if (strcmp(d, "/proc") == 0) {
-            bool bind = false;
-            for (char **o = m->options; o && *o; o++)
-                bind = bind || strcmp(*o, "bind") == 0 || strcmp(*o, "rbind") == 0;
-            if (!(m->type && strcmp(m->type, "proc") == 0) && !bind)
-                return berth_error_set(err, 0,
-                                       "mounts[%zu].destination: \"/proc\" may only hold a proc "
-                                       "mount, not %s",
-                                       index, m->type ? m->type : "this one");
-        } else {
-            bool ok = false;
-            for (size_t i = 0; i < ARRAY_SIZE(proc_allowed) && !ok; i++)
-                ok = strcmp(d, proc_allowed[i]) == 0;
-            if (!ok)
-                return berth_error_set(err, 0,
-                                       "mounts[%zu].destination: \"%s\" is inside /proc: a mount "
-                                       "there could change the host, so only /proc/cpuinfo, "
-                                       "/proc/meminfo and the like may be covered",
-                                       index, d);
-        }
-    }
+                               "mounts[%zu].destination: \"/proc\" may only hold a proc mount, "
+                               "not %s",
+                               index, m->type ? m->type : "this one");
+    if (why)
+        return berth_error_set(err, 0, "mounts[%zu].destination: \"%s\" is %s", index, d, why);
     *clean = TAKE_PTR(d);
+    return 0;
+}
+
+/* Where an opened target lies inside the rootfs, from the kernel's own name for the fd; NULL
+ * when that name is not below the rootfs. */
+static char *target_in_root(const struct rootfs_ctx *c, int fd)
+{
+    char fdpath[32], link[PATH_MAX];
+    ssize_t n = readlink(path_fd(fd, fdpath), link, sizeof(link) - 1);
+    if (n < 0)
+        return NULL;
+    link[n] = '\0';
+    if (!path_has_prefix(link, c->rootfs))
+        return NULL;
+    size_t l = strcmp(c->rootfs, "/") == 0 ? 0 : strlen(c->rootfs);
+    return xstrdup(link[l] ? link + l : "/");
+}
+
+/* The destination rules once more, on where the target really is: a symlink in the image must
+ * not carry a mount onto the rootfs itself or into /proc. *where (optional) gets the resolved
+ * path. */
+static int check_target(const struct rootfs_ctx *c, const struct spec_mount *m, int fd,
+                        char **where, struct berth_error **err)
+{
+    _cleanup_free_ char *at = target_in_root(c, fd);
+    if (!at)
+        return berth_error_set(err, 0, "the destination resolves outside the rootfs");
+    _cleanup_free_ char *why = destination_refusal(m, at);
+    struct statfs sfs;
+    if (!why && strcmp(at, "/proc") != 0 && fstatfs(fd, &sfs) == 0 &&
+        sfs.f_type == PROC_SUPER_MAGIC && !path_has_prefix(at, "/proc"))
+        why = xstrdup("on a procfs: only /proc itself and the files runc allows in it may be "
+                      "covered");
+    if (why)
+        return berth_error_set(err, 0, "the destination resolves to \"%s\", which is %s", at, why);
+    if (where)
+        *where = TAKE_PTR(at);
     return 0;
 }
 
@@ -136,31 +188,65 @@ static void defer_ro(struct rootfs_ctx *c, int fd, bool recursive, uint64_t set,
         .fd = fd, .recursive = recursive, .set = set, .dest = xstrdup(dest)};
 }
 
-/* Whether a read-only flag must wait: /dev gets its nodes and symlinks after its mount. Other
- * mounts are made read-only at once, as runc does; a later mount point beneath them must then
- * exist already. */
-static bool written_beneath(const char *dest)
+/* A destination about to be created: when its nearest existing ancestor is in /proc (where
+ * nothing can be created anyway), say so rather than report the failed mkdir. */
+static int check_missing_target(const struct rootfs_ctx *c, const struct spec_mount *m,
+                                const char *dest, struct berth_error **err)
 {
-    return path_has_prefix("/dev", dest);
+    _cleanup_free_ char *p = xstrdup(dest);
+    for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
+        size_t cut = (size_t)(slash - p);
+        *slash = '\0';
+        struct berth_error *local = NULL;
+        _cleanup_close_ int fd = path_open_in_root(c->rootfd, cut ? p : "/", O_PATH, 0, &local);
+        berth_error_free(local);
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0)
+            return 0;
+        _cleanup_free_ char *at = target_in_root(c, fd);
+        struct statfs sfs;
+        bool proc = (at && path_has_prefix(at, "/proc")) ||
+                    (fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC);
+        if (!proc)
+            return 0;
+        _cleanup_free_ char *full =
+            xasprintf("%s%s", at && strcmp(at, "/") != 0 ? at : "", dest + cut);
+        _cleanup_free_ char *why = destination_refusal(m, full);
+        if (why)
+            return berth_error_set(err, 0, "the destination resolves to \"%s\", which is %s", full,
+                                   why);
+        return berth_error_set(err, 0,
+                               "the destination resolves to \"%s\", which this kernel's /proc "
+                               "does not have",
+                               full);
+    }
+    return 0;
 }
 
-/* Open the destination, creating it (and its parents) as a directory or a file. Sets *existed. */
-static int open_target(struct rootfs_ctx *c, const char *dest, bool directory, bool *existed,
-                       struct berth_error **err)
+/* Open the destination, creating it (and its parents) as a directory or a file, and check
+ * where it resolved to. Sets *existed; *where (optional) gets the resolved path. */
+static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const char *dest,
+                       bool directory, bool *existed, char **where, struct berth_error **err)
 {
     struct berth_error *local = NULL;
-    int fd = path_open_in_root(c->rootfd, dest, O_PATH, 0, &local);
-    if (fd >= 0) {
-        *existed = true;
-        return fd;
-    }
-    if (fd != -ENOENT) {
+    _cleanup_close_ int fd = path_open_in_root(c->rootfd, dest, O_PATH, 0, &local);
+    *existed = fd >= 0;
+    if (fd == -ENOENT) {
+        berth_error_free(local);
+        int r = check_missing_target(c, m, dest, err);
+        if (r < 0)
+            return r;
+        fd = path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
+    } else if (fd < 0) {
         *err = local;
-        return fd;
     }
-    berth_error_free(local);
-    *existed = false;
-    return path_create_in_root(c->rootfd, dest, directory, directory ? 0755 : 0644, err);
+    if (fd < 0)
+        return fd;
+    int r = check_target(c, m, fd, where, err);
+    if (r < 0)
+        return r;
+    return TAKE_FD(fd);
 }
 
 /* The mount's own fd after mounting onto `dest` (path resolution crosses into it). */
@@ -204,10 +290,10 @@ static int after_mount(struct rootfs_ctx *c, const char *dest, const struct mnt_
 }
 
 /* An idmapped mount: the mount's own uid/gid mappings, or the container's. */
-static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, int tree,
+static int idmap_tree(const struct spec *s, const struct spec_mount *m, size_t i, int tree,
                       bool recursive, struct berth_error **err)
 {
-    const struct spec_linux *l = c->spec->linux_;
+    const struct spec_linux *l = s->linux_;
     const struct spec_id_mapping *u = m->uid_mappings, *g = m->gid_mappings;
     size_t nu = m->n_uid_mappings, ng = m->n_gid_mappings;
     if (!nu && l) {
@@ -219,9 +305,8 @@ static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
         ng = l->n_gid_mappings;
     }
     if (!nu || !ng)
-        return berth_error_set(err, 0,
-                               "mounts[%zu]: an idmapped mount needs uidMappings and gidMappings",
-                               i);
+        return berth_error_set(
+            err, 0, "mounts[%zu]: an idmapped mount needs uidMappings and gidMappings", i);
     _cleanup_close_ int userns = ns_userns_with_maps(u, nu, g, ng, err);
     if (userns < 0)
         return berth_error_prefix(err, "mounts[%zu]", i);
@@ -231,13 +316,30 @@ static int idmap_tree(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
     return 0;
 }
 
-static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
-                      const struct mnt_opts *o, bool defer, struct berth_error **err)
+static char *bind_source(const struct spec_mount *m, const char *bundle)
 {
+    return m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
+}
+
+/* Whether a read-only flag must wait: /dev gets its nodes and symlinks after its mount. Other
+ * mounts are made read-only at once, as runc does; a later mount point beneath them must then
+ * exist already. */
+static bool defer_ro_of(const struct mnt_opts *o, const char *dest)
+{
+    return ((o->flags & MS_RDONLY) || (o->rattr_set & MOUNT_ATTR_RDONLY)) &&
+           path_has_prefix("/dev", dest);
+}
+
+/* Everything of a bind that does not touch the rootfs: the source opened, relabelled, cloned,
+ * given its attributes and its idmapping. Returns the detached tree. */
+static int bind_tree(const struct spec *s, const char *bundle, const char *mount_label, size_t i,
+                     const char *dest, const struct mnt_opts *o, bool defer,
+                     struct berth_error **err)
+{
+    const struct spec_mount *m = &s->mounts[i];
     if (!m->source)
         return berth_error_set(err, 0, "mounts[%zu].source: a bind mount needs a source", i);
-    _cleanup_free_ char *src =
-        m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", c->bundle, m->source);
+    _cleanup_free_ char *src = bind_source(m, bundle);
     _cleanup_close_ int srcfd = open(src, O_PATH | O_CLOEXEC);
     if (srcfd < 0) {
         if (errno == ENOENT)
@@ -245,20 +347,10 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
         return berth_error_set(err, errno, "mounts[%zu].source: open %s", i, src);
     }
     if (o->relabel_shared || o->relabel_private) {
-        int r = label_relabel_fd(srcfd, src, c->mount_label, o->relabel_shared, NULL, err);
+        int r = label_relabel_fd(srcfd, src, mount_label, o->relabel_shared, NULL, err);
         if (r < 0)
             return berth_error_prefix(err, "mounts[%zu]", i);
     }
-    bool src_dir = fd_is_dir(srcfd), existed;
-    _cleanup_close_ int target = open_target(c, dest, src_dir, &existed, err);
-    if (target < 0)
-        return berth_error_prefix(err, "mounts[%zu]: bind %s on %s", i, src, dest);
-    bool dst_dir = fd_is_dir(target);
-    if (src_dir != dst_dir)
-        return mount_fail(err, ENOTDIR, "bind", src, dest, o->flags,
-                          src_dir ? "the source is a directory but the destination is a file"
-                                  : "the source is a file but the destination is a directory");
-
     unsigned tflags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
     if (o->recursive)
         tflags |= AT_RECURSIVE;
@@ -276,10 +368,83 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
     if ((set || o->attr_clr) && mnt_setattr_fd(tree, false, set, o->attr_clr, 0, -1) < 0)
         return mount_fail(err, errno, "bind", src, dest, o->flags, "set mount attributes");
     if (o->idmap || o->ridmap) {
-        int r = idmap_tree(c, m, i, tree, o->ridmap, err);
+        int r = idmap_tree(s, m, i, tree, o->ridmap, err);
         if (r < 0)
             return r;
     }
+    return TAKE_FD(tree);
+}
+
+int rootfs_bind_trees(const struct spec *s, const char *bundle, int **out, struct berth_error **err)
+{
+    *out = NULL;
+    int *trees = NULL;
+    const char *label = s->linux_ ? s->linux_->mount_label : NULL;
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const struct spec_mount *m = &s->mounts[i];
+        _cleanup_free_ char *where = xasprintf("mounts[%zu]", i);
+        struct mnt_opts o;
+        int r = mnt_parse_options(m->options, where, &o, err);
+        bool bind = r == 0 && (o.bind || (m->type && strcmp(m->type, "bind") == 0));
+        if (r == 0 && bind && (o.idmap || o.ridmap) && m->destination) {
+            if (!trees) {
+                trees = xcalloc(s->n_mounts, sizeof(*trees));
+                for (size_t k = 0; k < s->n_mounts; k++)
+                    trees[k] = -1;
+            }
+            _cleanup_free_ char *dest = path_clean(m->destination);
+            r = trees[i] = bind_tree(s, bundle, label, i, dest, &o, defer_ro_of(&o, dest), err);
+        }
+        mnt_opts_clear(&o);
+        if (r < 0) {
+            rootfs_bind_trees_free(trees, s->n_mounts);
+            return r;
+        }
+    }
+    *out = trees;
+    return 0;
+}
+
+void rootfs_bind_trees_free(int *trees, size_t n)
+{
+    for (size_t i = 0; trees && i < n; i++)
+        if (trees[i] >= 0)
+            close(trees[i]);
+    free(trees);
+}
+
+static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
+                      const struct mnt_opts *o, bool defer, struct berth_error **err)
+{
+    _cleanup_close_ int tree = -1;
+    if (c->bind_trees && c->bind_trees[i] >= 0) {
+        tree = fcntl(c->bind_trees[i], F_DUPFD_CLOEXEC, 3);
+        if (tree < 0)
+            return berth_error_set(err, errno, "mounts[%zu]: take the idmapped tree", i);
+    } else {
+        tree = bind_tree(c->spec, c->bundle, c->mount_label, i, dest, o, defer, err);
+        if (tree < 0)
+            return tree;
+    }
+    _cleanup_free_ char *src = bind_source(m, c->bundle);
+    bool src_dir = fd_is_dir(tree), existed;
+    _cleanup_free_ char *where = NULL;
+    _cleanup_close_ int target = open_target(c, m, dest, src_dir, &existed, &where, err);
+    if (target < 0)
+        return berth_error_prefix(err, "mounts[%zu]: bind %s on %s", i, src, dest);
+    struct statfs sfs;
+    if (strcmp(where, "/proc") == 0 && (fstatfs(tree, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC))
+        /* A plain directory over /proc would take the writes meant for procfs (LSM labels,
+         * sysctls): CVE-2019-16884. */
+        return berth_error_set(err, 0,
+                               "mounts[%zu]: bind %s on /proc: the source is not a procfs, and "
+                               "/proc may only hold one",
+                               i, src);
+    bool dst_dir = fd_is_dir(target);
+    if (src_dir != dst_dir)
+        return mount_fail(err, ENOTDIR, "bind", src, dest, o->flags,
+                          src_dir ? "the source is a directory but the destination is a file"
+                                  : "the source is a file but the destination is a directory");
     if (mnt_move(tree, target) < 0)
         return mount_fail(err, errno, "bind", src, dest, o->flags, NULL);
     if (o->propagation &&
@@ -297,28 +462,83 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
 }
 
 /* proc and sysfs go on a real directory of the rootfs, never through a symlink. */
-static int open_proc_sys_target(struct rootfs_ctx *c, size_t i, const char *dest,
-                                struct berth_error **err)
+static int open_proc_sys_target(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
+                                const char *dest, struct berth_error **err)
 {
     struct berth_error *local = NULL;
-    int fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
+    _cleanup_close_ int fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
     if (fd == -ENOENT) {
         berth_error_free(local);
-        return path_mkdir_in_root(c->rootfd, dest, 0755, err);
-    }
-    if (fd < 0) {
+        fd = path_mkdir_in_root(c->rootfd, dest, 0755, err);
+        if (fd < 0)
+            return fd;
+    } else if (fd < 0) {
         *err = local;
         return fd;
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+            return berth_error_set(err, 0,
+                                   "mounts[%zu].destination: \"%s\" must be an ordinary "
+                                   "directory, not a %s",
+                                   i, dest, S_ISLNK(st.st_mode) ? "symlink" : "file");
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        close(fd);
-        return berth_error_set(err, 0,
-                               "mounts[%zu].destination: \"%s\" must be an ordinary directory, "
-                               "not a %s",
-                               i, dest, S_ISLNK(st.st_mode) ? "symlink" : "file");
+    int r = check_target(c, m, fd, NULL, err);
+    if (r < 0)
+        return r;
+    return TAKE_FD(fd);
+}
+
+/* Whether mount data names `key` ("key" or "key=..."). */
+static bool data_has(const char *data, const char *key)
+{
+    size_t l = strlen(key);
+    for (const char *p = data; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, key, l) == 0 && (p[l] == '=' || p[l] == ',' || p[l] == '\0'))
+            return true;
+    return false;
+}
+
+/* tmpcopyup: the tmpfs is made detached, given what the image has at the destination, and only
+ * then put in place, so the container never sees it empty or half filled. The copy goes fd to
+ * fd and follows no symlink. */
+static int mount_tmpcopyup(size_t i, const char *dest, int target, const char *source,
+                           const char *data, unsigned long flags, const struct mnt_opts *o,
+                           bool defer, bool labelled, struct berth_error **err)
+{
+    _cleanup_close_ int mnt =
+        mnt_new_detached("tmpfs", source, data,
+                         flags & (MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK | MS_LAZYTIME), err);
+    if (mnt < 0) {
+        _cleanup_free_ char *f = mnt_flags_text(flags);
+        return berth_error_prefix(err, "mount tmpfs %s on %s (%s)", source, dest, f);
     }
-    return fd;
+    _cleanup_close_ int src = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: open the source");
+    _cleanup_close_ int dst = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat fresh;
+    if (dst < 0 || fstat(dst, &fresh) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: open the tmpfs");
+    /* With a mount label the tmpfs's files take it: the image's labels are not copied. */
+    struct copy_options co = {.skip_selinux = labelled};
+    int r = copy_tree(src, dst, &co, NULL, err);
+    if (r < 0)
+        return berth_error_prefix(err, "mounts[%zu]: tmpcopyup %s", i, dest);
+    /* The copy gave the tmpfs's root the owner and mode of the image's directory; options that
+     * name them win. */
+    if (data_has(o->data, "mode") && fchmod(dst, fresh.st_mode & 07777) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: chmod");
+    bool uid = data_has(o->data, "uid"), gid = data_has(o->data, "gid");
+    if ((uid || gid) &&
+        fchown(dst, uid ? fresh.st_uid : (uid_t)-1, gid ? fresh.st_gid : (gid_t)-1) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "tmpcopyup: chown");
+    uint64_t set = o->attr_set & (defer ? ~(uint64_t)MOUNT_ATTR_RDONLY : ~(uint64_t)0);
+    if ((set || o->attr_clr) && mnt_setattr_fd(mnt, false, set, o->attr_clr, 0, -1) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, "set mount attributes");
+    if (mnt_move(mnt, target) < 0)
+        return mount_fail(err, errno, "tmpfs", source, dest, flags, NULL);
+    return 0;
 }
 
 static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t i, const char *dest,
@@ -327,8 +547,8 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
     const char *type = m->type;
     bool proc_sys = strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0;
     bool existed = true;
-    _cleanup_close_ int target = proc_sys ? open_proc_sys_target(c, i, dest, err)
-                                          : open_target(c, dest, true, &existed, err);
+    _cleanup_close_ int target = proc_sys ? open_proc_sys_target(c, m, i, dest, err)
+                                          : open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount %s on %s", i, type, dest);
     if (!fd_is_dir(target))
@@ -346,8 +566,6 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
             data = d;
         }
     }
-    if (o->tmpcopyup)
-        return berth_error_set(err, ENOTSUP, "mounts[%zu]: tmpcopyup is not supported yet", i);
 
     unsigned long flags = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if (defer)
@@ -359,6 +577,13 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
                                          label_mount_takes_context(type) && label_selinux_enabled()
                                      ? label_mount_data(data, c->mount_label)
                                      : NULL;
+    if (o->tmpcopyup) {
+        int r = mount_tmpcopyup(i, dest, target, source, ldata ? ldata : data, flags, o, defer,
+                                ldata != NULL, err);
+        if (r < 0)
+            return r;
+        return after_mount(c, dest, o, defer && (o->flags & MS_RDONLY), err);
+    }
     int mr = mount(source, path_fd(target, tpath), type, flags, ldata ? ldata : data);
     if (mr < 0 && ldata && mqueue) {
         /* mqueue refuses context=: it is mounted bare and its root labelled below. */
@@ -393,13 +618,46 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
     return after_mount(c, dest, &rest, defer && (o->flags & MS_RDONLY), err);
 }
 
+/* The container's hierarchies in the order the host mounted them (the order runc shows them
+ * in), as indexes into c->cgroups; those no mount line names come last. */
+static size_t *cgroup_mount_order(const struct rootfs_ctx *c)
+{
+    size_t *order = xcalloc(c->n_cgroups + 1, sizeof(*order)), n = 0;
+    bool *placed = xcalloc(c->n_cgroups + 1, sizeof(*placed));
+    _cleanup_free_ char *info = NULL;
+    if (fs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &info, NULL, NULL) < 0)
+        info = NULL;
+    char *save = NULL;
+    for (char *line = info ? strtok_r(info, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char mountpoint[PATH_MAX], fstype[16];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1 ||
+            sscanf(sep + 3, "%15s", fstype) != 1)
+            continue;
+        if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
+            continue;
+        for (size_t k = 0; k < c->n_cgroups; k++) {
+            if (!placed[k] && path_has_prefix(c->cgroups[k].host_path, mountpoint)) {
+                placed[k] = true;
+                order[n++] = k;
+            }
+        }
+    }
+    for (size_t k = 0; k < c->n_cgroups; k++)
+        if (!placed[k])
+            order[n++] = k;
+    free(placed);
+    return order;
+}
+
 /* cgroup on a v1 or hybrid host: a tmpfs holding a read-only bind of the container's own
  * directory of each hierarchy, with symlinks for the controllers of merged ones. */
-static int mount_cgroup_v1(struct rootfs_ctx *c, size_t i, const char *dest,
-                           const struct mnt_opts *o, struct berth_error **err)
+static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
+                           const char *dest, const struct mnt_opts *o, struct berth_error **err)
 {
     bool existed;
-    _cleanup_close_ int target = open_target(c, dest, true, &existed, err);
+    _cleanup_close_ int target = open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount cgroup on %s", i, dest);
     char tpath[32];
@@ -413,8 +671,9 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, size_t i, const char *dest,
     uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (o->flags & MS_RDONLY)
         attrs |= MOUNT_ATTR_RDONLY;
+    _cleanup_free_ size_t *order = cgroup_mount_order(c);
     for (size_t k = 0; k < c->n_cgroups; k++) {
-        const struct rootfs_cgroup *cg = &c->cgroups[k];
+        const struct rootfs_cgroup *cg = &c->cgroups[order[k]];
         const char *name = cg->name[0] ? cg->name : "unified";
         if (strncmp(name, "name=", 5) == 0)
             name += 5;
@@ -440,11 +699,12 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, size_t i, const char *dest,
     return 0;
 }
 
-static int mount_cgroup_v2(struct rootfs_ctx *c, size_t i, const char *dest,
-                           const struct mnt_opts *o, bool defer, struct berth_error **err)
+static int mount_cgroup_v2(struct rootfs_ctx *c, const struct spec_mount *m, size_t i,
+                           const char *dest, const struct mnt_opts *o, bool defer,
+                           struct berth_error **err)
 {
     bool existed;
-    _cleanup_close_ int target = open_target(c, dest, true, &existed, err);
+    _cleanup_close_ int target = open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount cgroup2 on %s", i, dest);
     unsigned long flags = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
@@ -479,18 +739,24 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     int r = mnt_parse_options(m->options, where, &o, err);
     if (r < 0)
         return r;
-    bool defer =
-        ((o.flags & MS_RDONLY) || (o.rattr_set & MOUNT_ATTR_RDONLY)) && written_beneath(dest);
+    bool defer = defer_ro_of(&o, dest);
     const char *type = m->type;
-    if (o.bind || (type && strcmp(type, "bind") == 0)) {
+    bool bind = o.bind || (type && strcmp(type, "bind") == 0);
+    if ((o.idmap || o.ridmap) && !bind) {
+        r = berth_error_set(err, 0,
+                            "mounts[%zu].options: idmap and ridmap apply to bind mounts only", i);
+    } else if (o.tmpcopyup && (bind || !type || strcmp(type, "tmpfs") != 0)) {
+        r = berth_error_set(err, 0, "mounts[%zu].options: tmpcopyup applies to tmpfs mounts only",
+                            i);
+    } else if (bind) {
         o.bind = true;
         r = mount_bind(c, m, i, dest, &o, defer, err);
     } else if (!type || !*type || strcmp(type, "none") == 0) {
         r = berth_error_set(err, 0, "mounts[%zu].type: needed for a mount that is not a bind", i);
     } else if (strcmp(type, "cgroup") == 0 && !c->cgroup_unified) {
-        r = mount_cgroup_v1(c, i, dest, &o, err);
+        r = mount_cgroup_v1(c, m, i, dest, &o, err);
     } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
-        r = mount_cgroup_v2(c, i, dest, &o, defer, err);
+        r = mount_cgroup_v2(c, m, i, dest, &o, defer, err);
     } else {
         r = mount_fresh(c, m, i, dest, &o, defer, err);
     }
@@ -498,19 +764,35 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     return r;
 }
 
+/* linux.rootfsPropagation as mount(2) propagation flags (validated by the parser). */
+static unsigned long root_propagation(const struct rootfs_ctx *c)
+{
+    static const struct {
+        const char *name;
+        unsigned long flags;
+    } names[] = {
+        {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+        {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+        {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+        {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+    };
+    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
+    for (size_t i = 0; p && i < ARRAY_SIZE(names); i++)
+        if (strcmp(p, names[i].name) == 0)
+            return names[i].flags;
+    return MS_PRIVATE | MS_REC;
+}
+
 static int bind_rootfs(struct rootfs_ctx *c, struct berth_error **err)
 {
-    unsigned long prop = MS_PRIVATE;
-    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
-    if (p) {
-        if (strstr(p, "shared") || strstr(p, "slave"))
-            prop = MS_SLAVE;
-        else if (strstr(p, "unbindable"))
-            prop = MS_UNBINDABLE;
-    }
-    /* Nothing done in here may reach the host's mount namespace. */
+    /* Nothing done in here may reach the host's mount namespace: every mount becomes private,
+     * or a slave when the container asked to receive the host's mounts. The propagation asked
+     * for is given to / once it is the container's root: made shared now, the rootfs would
+     * share with the host's mount it was bound from, and unbindable it could not be bound. */
+    unsigned long want = root_propagation(c);
+    unsigned long prop = want & (MS_SLAVE | MS_SHARED) ? MS_SLAVE : MS_PRIVATE;
     if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
-        return berth_error_set(err, errno, "make / %s", prop == MS_PRIVATE ? "rprivate" : p);
+        return berth_error_set(err, errno, "make / %s", prop == MS_SLAVE ? "rslave" : "rprivate");
     if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         return berth_error_set(err, errno, "bind the rootfs %s onto itself", c->rootfs);
     c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -664,7 +946,8 @@ static int detach_host_proc_sys(struct rootfs_ctx *c, struct berth_error **err)
         if (!sep)
             continue;
         size_t k = 0;
-        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && k < 5; t = strtok_r(NULL, " ", &s2))
+        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && k < 5;
+             t = strtok_r(NULL, " ", &s2))
             f[k++] = t;
         char fstype[32] = "";
         sscanf(sep + 3, "%31s", fstype);
@@ -734,8 +1017,7 @@ int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err)
         return r;
 
     const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
-    if (p && strstr(p, "shared") &&
-        mount(NULL, "/", NULL, MS_SHARED | (p[0] == 'r' ? MS_REC : 0), NULL) < 0)
+    if (p && mount(NULL, "/", NULL, root_propagation(c), NULL) < 0)
         return berth_error_set(err, errno, "linux.rootfsPropagation: make / %s", p);
     if (c->spec->root_readonly) {
         _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

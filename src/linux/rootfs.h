@@ -35,6 +35,7 @@ struct rootfs_ctx {
     const struct rootfs_cgroup *cgroups;
     size_t n_cgroups;
     const char *mount_label; /* NULL: none */
+    const int *bind_trees;   /* from rootfs_bind_trees, or NULL */
     /* Out */
     int rootfd;         /* O_PATH of the rootfs, once bound onto itself */
     int console_master; /* when process.terminal, else -1 */
@@ -52,6 +53,15 @@ void rootfs_ctx_clear(struct rootfs_ctx *c);
 int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err);
 /* Masks, read-only paths and remounts, pivot. Afterwards the process is inside the rootfs. */
 int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err);
+
+/* The idmapped bind mounts, made by the runtime before the init leaves the host's user
+ * namespace: an idmapping needs privilege over the source's filesystem, which the root of the
+ * container's user namespace lacks. (*trees)[i] is the detached tree for mounts[i] with its
+ * attributes set, or -1; *trees stays NULL when no mount is idmapped. The init, which inherits
+ * the fds, only moves each tree onto its target. */
+int rootfs_bind_trees(const struct spec *s, const char *bundle, int **trees,
+                      struct berth_error **err);
+void rootfs_bind_trees_free(int *trees, size_t n);
 
 /* The destination rules of config.json mounts, without touching the kernel: under /proc only
  * runc's allow-list may be mounted over; "/" itself is refused. Returns the clean destination. */
