@@ -249,7 +249,7 @@ static void test_killed_mid_copy(void **state)
     /* Wait until the copy is under way, then kill it. */
     _cleanup_free_ char *probe = xasprintf("%s/vfs/dir/copy/many/f000100", f->root);
     struct stat st;
-    for (int i = 0; i < 20000 && lstat(probe, &st) < 0; i++)
+    for (int i = 0; i < 300000 && lstat(probe, &st) < 0; i++)
         usleep(100);
     kill(pid, SIGKILL);
     int status;
