@@ -5,7 +5,7 @@
 #include "linux/label.h"
 #include "linux/mnt.h"
 #include "linux/ns.h"
-#include "storage/copy.h"
+#include "linux/copy.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -6,7 +6,7 @@
  * on fds or with AT_SYMLINK_NOFOLLOW. */
 #pragma once
 
-#include "storage/copy.h"
+#include "linux/copy.h"
 
 struct archive;
 struct berth_error;

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "storage/copy.h"
+#include "linux/copy.h"
 
 struct berth_error;
 struct storage;

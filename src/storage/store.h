@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage/copy.h"
+#include "linux/copy.h"
 
 struct berth_error;
 struct storage;

@@ -22,7 +22,7 @@
 
 #include "berth/error.h"
 #include "spec/spec.h"
-#include "storage/copy.h"
+#include "linux/copy.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"

@@ -1,4 +1,4 @@
-#include "storage/copy.h"
+#include "linux/copy.h"
 #include "berth/error.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
