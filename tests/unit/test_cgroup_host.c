@@ -143,6 +143,40 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Whether a v1 hierarchy ("cpu,cpuacct", "name=systemd") is mounted anywhere: a hierarchy can
+ * exist without a mount (one a container mounted for itself outlives it), and then it has no
+ * directory to expect. */
+static bool v1_mounted(const char *controllers)
+{
+    FILE *fp = fopen("/proc/self/mountinfo", "re");
+    assert_non_null(fp);
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), fp)) {
+        char *sep = strstr(line, " - cgroup ");
+        if (!sep)
+            continue;
+        char *opts = strrchr(sep, ' ') + 1;
+        opts[strcspn(opts, "\n")] = '\0';
+        found = true;
+        char want[256];
+        snprintf(want, sizeof(want), "%s", controllers);
+        for (char *save = NULL, *w = strtok_r(want, ",", &save); w && found;
+             w = strtok_r(NULL, ",", &save)) {
+            size_t wl = strlen(w);
+            bool have = false;
+            for (const char *o = opts; *o && !have;) {
+                size_t ol = strcspn(o, ",");
+                have = ol == wl && strncmp(o, w, wl) == 0;
+                o += ol + (o[ol] == ',');
+            }
+            found = have;
+        }
+    }
+    fclose(fp);
+    return found;
+}
+
 static struct cgroup *create(const char *path, const char *id)
 {
     struct cgroup *cg = NULL;
@@ -280,6 +314,8 @@ static void test_create_join_signal_destroy(void **state)
         *c2 = '\0';
         const char *ctrl = c1 + 1;
         if ((mode == CGROUP_MODE_UNIFIED && *ctrl) || (mode == CGROUP_MODE_LEGACY && !*ctrl))
+            continue;
+        if (*ctrl && !v1_mounted(ctrl))
             continue;
         const char *p = cgroup_get_path(f->cg, ctrl);
         if (!p)
