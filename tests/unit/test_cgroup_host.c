@@ -457,8 +457,9 @@ static void test_clone_into_cgroup(void **state)
     struct fixture *f = *state;
     f->cg = create(NULL, f->id);
     int fd = cgroup_clone_fd(f->cg);
-    if (cgroup_get_mode(f->cg) != CGROUP_MODE_UNIFIED) {
-        assert_int_equal(fd, -1); /* v1 hierarchies need joining anyway */
+    enum cgroup_mode mode = cgroup_get_mode(f->cg);
+    if (mode == CGROUP_MODE_LEGACY) {
+        assert_int_equal(fd, -1); /* no cgroup2 directory to be born in */
         return;
     }
     assert_true(fd >= 0);
@@ -467,11 +468,28 @@ static void test_clone_into_cgroup(void **state)
     pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* Born inside: /proc/self/cgroup names the container's directory. */
-        char buf[512] = "";
+        /* Born inside: the "0::" line of /proc/self/cgroup names the container's directory. */
+        char buf[2048] = "";
         int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
         ssize_t n = read(cfd, buf, sizeof(buf) - 1);
-        _exit(n > 0 && strstr(buf, f->id) ? 0 : 1);
+        close(cfd);
+        const char *v2 = n > 0 ? strstr(buf, "0::") : NULL;
+        if (!v2 || !strstr(v2, f->id))
+            _exit(1);
+        if (mode == CGROUP_MODE_UNIFIED)
+            _exit(0);
+        /* Hybrid: joining adds the v1 hierarchies and leaves the cgroup2 one as it is. */
+        struct berth_error *err = NULL;
+        if (cgroup_join_self(f->cg, &err) < 0)
+            _exit(2);
+        memset(buf, 0, sizeof(buf));
+        cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+        n = read(cfd, buf, sizeof(buf) - 1);
+        close(cfd);
+        size_t inside = 0;
+        for (char *line = buf; n > 0 && (line = strstr(line, f->id)); line++)
+            inside++;
+        _exit(inside == cgroup_dir_count(f->cg) ? 0 : 3);
     }
     close(fd);
     int status;

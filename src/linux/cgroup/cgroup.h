@@ -80,13 +80,16 @@ const char *cgroup_get_path(const struct cgroup *cg, const char *controller);
 size_t cgroup_dir_count(const struct cgroup *cg);
 void cgroup_dir_at(const struct cgroup *cg, size_t i, const char **controllers, const char **path);
 
-/* On a cgroup v2 host: an O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's directory for
- * clone3 CLONE_INTO_CGROUP, which places the child in all of its cgroups at once; the caller
- * closes it. -1 elsewhere: on a hybrid host the child would still have to join every v1
- * hierarchy, so cgroup_join_self is the one way in there. */
+/* An O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's cgroup2 directory for clone3
+ * CLONE_INTO_CGROUP, which places the child there at birth, without the cost of a migration
+ * (cgroup.procs writes wait for an RCU grace period). On a v2 host that is all of its cgroups; on
+ * a hybrid host the child still joins the v1 hierarchies with cgroup_join_self, which leaves the
+ * cgroup2 directory it is already in. The caller closes the fd. -1 on a legacy host. */
 int cgroup_clone_fd(const struct cgroup *cg);
 
-/* Move the calling process in ("0" into each cgroup.procs: cheaper than a pid from outside). */
+/* Move the calling process in: "0" into each v1 `tasks` file, which moves the calling thread
+ * (so the caller must be single-threaded, as berth's children are) and, unlike cgroup.procs,
+ * does not wait for an RCU grace period; "0" into cgroup.procs on cgroup2. */
 int cgroup_join_self(const struct cgroup *cg, struct berth_error **err);
 int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err);
 
