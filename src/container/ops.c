@@ -186,12 +186,17 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
                            struct berth_error **err)
 {
     if (cg) {
-        int r = cgroup_signal_all(cg, SIGKILL, err);
-        if (r < 0)
-            return r;
-        r = cgroup_freeze(cg, false, err);
-        if (r < 0)
-            return r;
+        /* An empty cgroup stays empty (nothing in it is left to fork): then no signal, and no
+         * freezer writes, which on v1 make the kernel patch its code on every CPU. */
+        bool populated = true;
+        if (cgroup_populated(cg, &populated, NULL) < 0 || populated) {
+            int r = cgroup_signal_all(cg, SIGKILL, err);
+            if (r < 0)
+                return r;
+            r = cgroup_freeze(cg, false, err);
+            if (r < 0)
+                return r;
+        }
     } else if (st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time) {
         kill(st->pid, SIGKILL);
     }

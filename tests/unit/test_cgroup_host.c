@@ -356,6 +356,9 @@ static void test_create_join_signal_destroy(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(pids[0], f->child);
     free(pids);
+    bool populated = false;
+    assert_int_equal(cgroup_populated(f->cg, &populated, &err), 0);
+    assert_true(populated);
 
     assert_int_equal(cgroup_signal_all(f->cg, SIGTERM, &err), 0);
     int status;
@@ -363,6 +366,8 @@ static void test_create_join_signal_destroy(void **state)
     f->child = -1;
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGTERM);
+    assert_int_equal(cgroup_populated(f->cg, &populated, &err), 0);
+    assert_false(populated);
     bool frozen = true;
     assert_int_equal(cgroup_is_frozen(f->cg, &frozen, &err), 0);
     assert_false(frozen);

@@ -621,9 +621,14 @@ int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err
 /* ---- removal ---- */
 
 /* cgroupfs directories go with rmdir alone (their files cannot be unlinked); sub-cgroups the
- * container made first. */
+ * container made first. rmdir is tried before anything is listed: a container rarely makes
+ * sub-cgroups, and cgroupfs refuses with EBUSY when it has some. */
 static int rmdir_tree(const char *path)
 {
+    if (rmdir(path) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EBUSY && errno != ENOTEMPTY)
+        return -errno;
     _cleanup_closedir_ DIR *d = opendir(path);
     if (!d)
         return errno == ENOENT ? 0 : -errno;

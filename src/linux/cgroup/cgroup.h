@@ -104,6 +104,9 @@ int cgroup_apply(const struct cgroup *cg, const struct spec_resources *res, bool
 
 /* Every process of the container, its sub-cgroups included. *pids is malloc'ed. */
 int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_error **err);
+/* Whether any process is left in the container's cgroup, sub-cgroups included: one read of
+ * cgroup.events where there is a cgroup2 directory, else the v1 process lists. */
+int cgroup_populated(const struct cgroup *cg, bool *populated, struct berth_error **err);
 /* Signal every process. SIGKILL uses cgroup.kill where the kernel has it; otherwise the cgroup
  * is frozen while its processes are listed and signalled, so that none escapes by forking, and
  * afterwards left as it was (always thawed for SIGKILL, so the processes can die). */
