@@ -358,12 +358,11 @@ int cgroup_parse_hierarchies(const char *proc_cgroup, const char *mountinfo,
 
 static int read_proc_self(const char *name, char **out, struct berth_error **err)
 {
-    _cleanup_close_ int dfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return berth_error_set(err, errno, "open /proc/self");
-    int r = fs_read_file_at(dfd, name, 16u << 20, out, NULL, err);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/%s", name);
+    int r = fs_read_file_at(AT_FDCWD, path, 16u << 20, out, NULL, err);
     if (r < 0)
-        return berth_error_prefix(err, "cgroup: /proc/self");
+        return berth_error_prefix(err, "cgroup");
     return 0;
 }
 
