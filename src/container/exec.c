@@ -182,7 +182,7 @@ struct exec_child {
     const struct spec_process *p;
     int sync_fd;
     int ns_fds[SPEC_NS_TYPES];
-    const struct cgroup *cg; /* join it from inside (v1), or NULL */
+    const struct cgroup *cg;            /* join it from inside (v1), or NULL */
     struct seccomp_filter_prog seccomp; /* the container's filter, compiled by the runtime */
     bool selinux;
 };
@@ -406,8 +406,11 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
     }
     struct clone_args args = {
         .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&j->pidfd, .exit_signal = SIGCHLD};
+    /* Born in the cgroup2 directory wherever there is one: on a v2 host that is the whole way
+     * in; on a hybrid host the child still joins the v1 hierarchies itself, and
+     * cgroup_join_self leaves the cgroup2 directory it is already in. */
     bool v2 = j->cg && cgroup_get_mode(j->cg) == CGROUP_MODE_UNIFIED;
-    if (v2 && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
+    if (j->cg && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)j->cgfd;
     }
@@ -415,7 +418,7 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                            .spec = j->spec,
                            .p = j->p,
                            .sync_fd = j->sock[1],
-                           .cg = v2 ? NULL : j->cg,
+                           .cg = v2 && j->cgfd >= 0 ? NULL : j->cg,
                            .seccomp = j->seccomp,
                            .selinux = label_selinux_enabled()};
     memcpy(x.ns_fds, j->ns_fds, sizeof(x.ns_fds));
@@ -466,8 +469,8 @@ static int serve_child(const struct container_exec_opts *o, struct exec_job *j,
             json_object_set_new(o, "pid", json_integer(j->child));
             char *state = json_dumps(o, JSON_COMPACT);
             json_decref(o);
-            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd,
-                                             state, err);
+            r = seccomp_filter_send_listener(sc->listener_path, sc->listener_metadata, m.fd, state,
+                                             err);
             free(state);
             if (r == 0)
                 r = sync_send(j->sock[0], SYNC_SECCOMP_DONE, 0, -1, NULL, err);
