@@ -428,8 +428,11 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
     }
     struct clone_args args = {
         .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&j->pidfd, .exit_signal = SIGCHLD};
+    /* Born in the cgroup2 directory wherever there is one: on a v2 host that is the whole way
+     * in; on a hybrid host the child still joins the v1 hierarchies itself, and
+     * cgroup_join_self leaves the cgroup2 directory it is already in. */
     bool v2 = j->cg && cgroup_get_mode(j->cg) == CGROUP_MODE_UNIFIED;
-    if (v2 && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
+    if (j->cg && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)j->cgfd;
     }
@@ -437,7 +440,7 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                            .spec = j->spec,
                            .p = j->p,
                            .sync_fd = j->sock[1],
-                           .cg = v2 ? NULL : j->cg,
+                           .cg = v2 && j->cgfd >= 0 ? NULL : j->cg,
                            .seccomp = j->seccomp,
                            .selinux = label_selinux_enabled(),
                            .apparmor = label_apparmor_enabled()};

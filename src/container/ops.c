@@ -201,9 +201,15 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
                            struct berth_error **err)
 {
     if (cg) {
-        int r = cgroup_signal_all(cg, SIGKILL, err);
-        if (r == 0)
-            r = cgroup_freeze(cg, false, err);
+        /* An empty cgroup stays empty (nothing in it is left to fork): then no signal, and no
+         * freezer writes, which on v1 make the kernel patch its code on every CPU. */
+        bool populated = true;
+        int r = 0;
+        if (cgroup_populated(cg, &populated, NULL) < 0 || populated) {
+            r = cgroup_signal_all(cg, SIGKILL, err);
+            if (r == 0)
+                r = cgroup_freeze(cg, false, err);
+        }
         /* A delete that was interrupted after it removed the cgroup: nothing is left in it, and
          * the init, should it still be there, is reached by its pid below. */
         if (r == -ENOENT) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <time.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -62,5 +63,8 @@ json_t *container_state_json(const struct container_state *st, enum container_st
 /* /proc/PID/stat starttime; 0 when the process does not exist. */
 unsigned long long container_proc_start_time(pid_t pid, char *state_char);
 
-/* Now, formatted as RFC 3339 with nanoseconds. */
+/* A time (CLOCK_REALTIME), formatted as RFC 3339 in UTC with nanoseconds:
+ * e.g. "2024-02-29T23:59:59.000000001Z", never reading the time zone files. */
+char *container_timestamp(const struct timespec *ts);
+/* Now, as container_timestamp formats it. */
 char *container_timestamp_now(void);

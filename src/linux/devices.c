@@ -72,9 +72,9 @@ static mode_t node_type(char t)
     }
 }
 
-/* Split "/dev/net/tun" into a parent fd (created as needed) and "tun". */
-static int open_parent(int rootfd, const char *path, char base[static NAME_MAX + 1],
-                       struct berth_error **err)
+/* Split "/dev/net/tun" into its parent, "/dev/net", and "tun". */
+static int split_path(const char *path, char **parent, char base[static NAME_MAX + 1],
+                      struct berth_error **err)
 {
     _cleanup_free_ char *clean = path_clean(path);
     char *slash = strrchr(clean, '/');
@@ -82,24 +82,34 @@ static int open_parent(int rootfd, const char *path, char base[static NAME_MAX +
         return berth_error_set(err, EINVAL, "device path %s", path);
     strcpy(base, slash + 1);
     *slash = '\0';
-    return path_mkdir_in_root(rootfd, *clean ? clean : "/", 0755, err);
+    *parent = xstrdup(*clean ? clean : "/");
+    return 0;
 }
 
-static int make_node(int rootfd, const struct spec_device *d, bool userns, struct berth_error **err)
+static bool is_node(const struct stat *st, mode_t type, dev_t rdev)
 {
-    char base[NAME_MAX + 1];
-    _cleanup_close_ int dirfd = open_parent(rootfd, d->path, base, err);
-    if (dirfd < 0)
-        return berth_error_prefix(err, "device %s", d->path);
+    return (st->st_mode & S_IFMT) == type && st->st_rdev == rdev;
+}
+
+static int make_node(int dirfd, const char *base, const struct spec_device *d, bool userns,
+                     struct berth_error **err)
+{
     mode_t perm = d->has_file_mode ? (d->file_mode & 07777) : 0666;
     dev_t rdev = makedev((unsigned)d->major, (unsigned)d->minor);
     mode_t type = node_type(d->type);
+    struct stat st;
+
+    /* mknod first: on a fresh /dev nothing is in the way, and EEXIST says when something is. */
+    if (!userns && mknodat(dirfd, base, type | perm, rdev) == 0)
+        goto made;
+    if (!userns && errno != EEXIST)
+        return berth_error_set(err, errno, "device %s: mknod %c %lld:%lld", d->path, d->type,
+                               (long long)d->major, (long long)d->minor);
 
     /* Whatever the image has there (a file, a symlink aimed at the host) is replaced, never
      * followed. */
-    struct stat st;
     if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if ((st.st_mode & S_IFMT) == type && st.st_rdev == rdev && !userns)
+        if (is_node(&st, type, rdev) && !userns)
             goto owner;
         if (S_ISDIR(st.st_mode))
             return berth_error_set(err, EISDIR, "device %s: a directory is in the way", d->path);
@@ -115,7 +125,7 @@ static int make_node(int rootfd, const struct spec_device *d, bool userns, struc
         if (src < 0)
             return berth_error_set(err, errno, "device %s: open the host's node", d->path);
         struct stat sst;
-        if (fstat(src, &sst) < 0 || (sst.st_mode & S_IFMT) != type || sst.st_rdev != rdev)
+        if (fstat(src, &sst) < 0 || !is_node(&sst, type, rdev))
             return berth_error_set(err, 0, "device %s: the host's node is not %c %lld:%lld",
                                    d->path, d->type, (long long)d->major, (long long)d->minor);
         _cleanup_close_ int f =
@@ -138,8 +148,8 @@ static int make_node(int rootfd, const struct spec_device *d, bool userns, struc
     if (mknodat(dirfd, base, type | perm, rdev) < 0)
         return berth_error_set(err, errno, "device %s: mknod %c %lld:%lld", d->path, d->type,
                                (long long)d->major, (long long)d->minor);
-    if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || (st.st_mode & S_IFMT) != type ||
-        st.st_rdev != rdev)
+made:
+    if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !is_node(&st, type, rdev))
         return berth_error_set(err, 0, "device %s: the node changed after it was made", d->path);
 owner:
     if ((d->has_uid || d->has_gid) &&
@@ -151,25 +161,58 @@ owner:
     return 0;
 }
 
+/* The parent directory of the last node made, kept open for the next one in the same place. */
+struct parent_cache {
+    char *path;
+    int fd;
+};
+
+static int make_one(int rootfd, const struct spec_device *d, bool userns, struct parent_cache *pc,
+                    struct berth_error **err)
+{
+    char base[NAME_MAX + 1];
+    _cleanup_free_ char *parent = NULL;
+    int r = split_path(d->path, &parent, base, err);
+    if (r < 0)
+        return r;
+    if (!pc->path || strcmp(pc->path, parent) != 0) {
+        if (pc->fd >= 0)
+            close(pc->fd);
+        free(pc->path);
+        pc->path = NULL;
+        pc->fd = path_mkdir_in_root(rootfd, parent, 0755, err);
+        if (pc->fd < 0)
+            return berth_error_prefix(err, "device %s", d->path);
+        pc->path = TAKE_PTR(parent);
+    }
+    return make_node(pc->fd, base, d, userns, err);
+}
+
 int devices_create(int rootfd, const struct spec_device *devs, size_t n, bool userns,
                    struct berth_error **err)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
+    struct parent_cache pc = {NULL, -1};
+    /* Nodes get exactly the modes asked for, not those less the init's umask (022), which
+     * would cost a chmod per node. The init is single-threaded: nothing else sees the change. */
+    mode_t mask = umask(0);
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(default_devices); i++) {
         bool overridden = false;
         for (size_t j = 0; j < n && !overridden; j++)
             overridden = strcmp(devs[j].path, default_devices[i].path) == 0;
-        if (overridden)
-            continue;
-        int r = make_node(rootfd, &default_devices[i], userns, err);
-        if (r < 0)
-            return r;
+        if (!overridden)
+            r = make_one(rootfd, &default_devices[i], userns, &pc, err);
     }
-    for (size_t i = 0; i < n; i++) {
-        int r = make_node(rootfd, &devs[i], userns, err);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = make_one(rootfd, &devs[i], userns, &pc, err);
         if (r < 0)
-            return berth_error_prefix(err, "linux.devices[%zu]", i);
+            berth_error_prefix(err, "linux.devices[%zu]", i);
     }
-    return 0;
+    umask(mask);
+    if (pc.fd >= 0)
+        close(pc.fd);
+    free(pc.path);
+    return r;
 }
 
 int devices_create_symlinks(int rootfd, struct berth_error **err)

@@ -671,6 +671,8 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, siz
     uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (o->flags & MS_RDONLY)
         attrs |= MOUNT_ATTR_RDONLY;
+    /* The tmpfs is new and private to this init: its entries are the ones made here, so binds go
+     * onto them by name, and one recursive mount_setattr at the end covers every bind. */
     _cleanup_free_ size_t *order = cgroup_mount_order(c);
     for (size_t k = 0; k < c->n_cgroups; k++) {
         const struct rootfs_cgroup *cg = &c->cgroups[order[k]];
@@ -679,12 +681,11 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, siz
             name += 5;
         if (mkdirat(top, name, 0755) < 0 && errno != EEXIST)
             return berth_error_set(err, errno, "cgroup mount: mkdir %s/%s", dest, name);
-        _cleanup_close_ int sub = openat(top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_close_ int tree =
             mnt_open_tree(AT_FDCWD, cg->host_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (sub < 0 || tree < 0)
+        if (tree < 0)
             return berth_error_set(err, errno, "cgroup mount: open %s", cg->host_path);
-        if (mnt_setattr_fd(tree, false, attrs, 0, 0, -1) < 0 || mnt_move(tree, sub) < 0)
+        if (mnt_move_at(tree, top, name) < 0)
             return berth_error_set(err, errno, "cgroup mount: bind %s on %s/%s", cg->host_path,
                                    dest, name);
         if (!strchr(name, ','))
@@ -694,8 +695,10 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, siz
             if (symlinkat(name, top, ctl) < 0 && errno != EEXIST)
                 return berth_error_set(err, errno, "cgroup mount: symlink %s/%s", dest, ctl);
     }
-    if ((o->flags & MS_RDONLY) && mnt_setattr_fd(top, false, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0)
-        return berth_error_set(err, errno, "cgroup mount: make %s read-only", dest);
+    if (mnt_setattr_fd(top, true, attrs, 0, 0, -1) < 0)
+        return berth_error_set(err, errno, "cgroup mount: set %s%s", dest,
+                               (o->flags & MS_RDONLY) ? " read-only, nosuid, nodev, noexec"
+                                                      : " nosuid, nodev, noexec");
     return 0;
 }
 

@@ -143,6 +143,40 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Whether a v1 hierarchy ("cpu,cpuacct", "name=systemd") is mounted anywhere: a hierarchy can
+ * exist without a mount (one a container mounted for itself outlives it), and then it has no
+ * directory to expect. */
+static bool v1_mounted(const char *controllers)
+{
+    FILE *fp = fopen("/proc/self/mountinfo", "re");
+    assert_non_null(fp);
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), fp)) {
+        char *sep = strstr(line, " - cgroup ");
+        if (!sep)
+            continue;
+        char *opts = strrchr(sep, ' ') + 1;
+        opts[strcspn(opts, "\n")] = '\0';
+        found = true;
+        char want[256];
+        snprintf(want, sizeof(want), "%s", controllers);
+        for (char *save = NULL, *w = strtok_r(want, ",", &save); w && found;
+             w = strtok_r(NULL, ",", &save)) {
+            size_t wl = strlen(w);
+            bool have = false;
+            for (const char *o = opts; *o && !have;) {
+                size_t ol = strcspn(o, ",");
+                have = ol == wl && strncmp(o, w, wl) == 0;
+                o += ol + (o[ol] == ',');
+            }
+            found = have;
+        }
+    }
+    fclose(fp);
+    return found;
+}
+
 static struct cgroup *create(const char *path, const char *id)
 {
     struct cgroup *cg = NULL;
@@ -281,15 +315,9 @@ static void test_create_join_signal_destroy(void **state)
         const char *ctrl = c1 + 1;
         if ((mode == CGROUP_MODE_UNIFIED && *ctrl) || (mode == CGROUP_MODE_LEGACY && !*ctrl))
             continue;
-        /* A hierarchy can exist without being mounted (another runtime mounted and dropped
-         * net_cls,net_prio, say): the manager leaves those out, and so does this check. */
-        char mounted[512];
-        snprintf(mounted, sizeof(mounted), "/sys/fs/cgroup/%s", *ctrl ? ctrl : "unified");
-        if (strncmp(ctrl, "name=", 5) == 0)
-            snprintf(mounted, sizeof(mounted), "/sys/fs/cgroup/%s", ctrl + 5);
-        const char *p = cgroup_get_path(f->cg, ctrl);
-        if (!p && !exists(mounted))
+        if (*ctrl && !v1_mounted(ctrl))
             continue;
+        const char *p = cgroup_get_path(f->cg, ctrl);
         if (!p)
             fail_msg("no directory for hierarchy \"%s\"", ctrl);
         assert_true(exists(p));
@@ -328,6 +356,9 @@ static void test_create_join_signal_destroy(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(pids[0], f->child);
     free(pids);
+    bool populated = false;
+    assert_int_equal(cgroup_populated(f->cg, &populated, &err), 0);
+    assert_true(populated);
 
     assert_int_equal(cgroup_signal_all(f->cg, SIGTERM, &err), 0);
     int status;
@@ -335,6 +366,8 @@ static void test_create_join_signal_destroy(void **state)
     f->child = -1;
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGTERM);
+    assert_int_equal(cgroup_populated(f->cg, &populated, &err), 0);
+    assert_false(populated);
     bool frozen = true;
     assert_int_equal(cgroup_is_frozen(f->cg, &frozen, &err), 0);
     assert_false(frozen);
@@ -429,8 +462,9 @@ static void test_clone_into_cgroup(void **state)
     struct fixture *f = *state;
     f->cg = create(NULL, f->id);
     int fd = cgroup_clone_fd(f->cg);
-    if (cgroup_get_mode(f->cg) != CGROUP_MODE_UNIFIED) {
-        assert_int_equal(fd, -1); /* v1 hierarchies need joining anyway */
+    enum cgroup_mode mode = cgroup_get_mode(f->cg);
+    if (mode == CGROUP_MODE_LEGACY) {
+        assert_int_equal(fd, -1); /* no cgroup2 directory to be born in */
         return;
     }
     assert_true(fd >= 0);
@@ -439,11 +473,28 @@ static void test_clone_into_cgroup(void **state)
     pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* Born inside: /proc/self/cgroup names the container's directory. */
-        char buf[512] = "";
+        /* Born inside: the "0::" line of /proc/self/cgroup names the container's directory. */
+        char buf[2048] = "";
         int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
         ssize_t n = read(cfd, buf, sizeof(buf) - 1);
-        _exit(n > 0 && strstr(buf, f->id) ? 0 : 1);
+        close(cfd);
+        const char *v2 = n > 0 ? strstr(buf, "0::") : NULL;
+        if (!v2 || !strstr(v2, f->id))
+            _exit(1);
+        if (mode == CGROUP_MODE_UNIFIED)
+            _exit(0);
+        /* Hybrid: joining adds the v1 hierarchies and leaves the cgroup2 one as it is. */
+        struct berth_error *err = NULL;
+        if (cgroup_join_self(f->cg, &err) < 0)
+            _exit(2);
+        memset(buf, 0, sizeof(buf));
+        cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+        n = read(cfd, buf, sizeof(buf) - 1);
+        close(cfd);
+        size_t inside = 0;
+        for (char *line = buf; n > 0 && (line = strstr(line, f->id)); line++)
+            inside++;
+        _exit(inside == cgroup_dir_count(f->cg) ? 0 : 3);
     }
     close(fd);
     int status;

@@ -21,12 +21,17 @@ int cg_write_failed(struct berth_error **err, int r, const char *file, const cha
     return berth_error_set(err, r, "cgroup %s: write \"%s\"", file, value);
 }
 
-int cg_write(const char *dir, const char *file, const char *value, struct berth_error **err)
+int cg_open_write(const char *dir, const char *file, const char *value, struct berth_error **err)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return cg_write_failed(err, errno, file, value);
+    return fd;
+}
+
+int cg_write_fd(int fd, const char *file, const char *value, struct berth_error **err)
+{
     size_t len = strlen(value);
     /* cgroupfs takes a value in one write(); a short write would be a kernel refusal. */
     ssize_t w;
@@ -38,6 +43,14 @@ int cg_write(const char *dir, const char *file, const char *value, struct berth_
     if ((size_t)w != len)
         return berth_error_set(err, EIO, "cgroup %s: write \"%s\": short write", file, value);
     return 0;
+}
+
+int cg_write(const char *dir, const char *file, const char *value, struct berth_error **err)
+{
+    _cleanup_close_ int fd = cg_open_write(dir, file, value, err);
+    if (fd < 0)
+        return fd;
+    return cg_write_fd(fd, file, value, err);
 }
 
 int cg_writef(const char *dir, const char *file, struct berth_error **err, const char *fmt, ...)

@@ -358,12 +358,11 @@ int cgroup_parse_hierarchies(const char *proc_cgroup, const char *mountinfo,
 
 static int read_proc_self(const char *name, char **out, struct berth_error **err)
 {
-    _cleanup_close_ int dfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return berth_error_set(err, errno, "open /proc/self");
-    int r = fs_read_file_at(dfd, name, 16u << 20, out, NULL, err);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/%s", name);
+    int r = fs_read_file_at(AT_FDCWD, path, 16u << 20, out, NULL, err);
     if (r < 0)
-        return berth_error_prefix(err, "cgroup: /proc/self");
+        return berth_error_prefix(err, "cgroup");
     return 0;
 }
 
@@ -537,7 +536,7 @@ int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
 
 int cgroup_clone_fd(const struct cgroup *cg)
 {
-    if (cg->mode != CGROUP_MODE_UNIFIED)
+    if (cg->mode == CGROUP_MODE_LEGACY)
         return -1;
     const struct cgroup_dir *d = cgroup_find_dir(cg, "");
     if (!d)
@@ -545,28 +544,65 @@ int cgroup_clone_fd(const struct cgroup *cg)
     return open(d->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-static int join_all(const struct cgroup *cg, const char *what, struct berth_error **err)
+/* Whether this process is already in a cgroup2 directory. cgroup.procs lists pids as the reader's
+ * pid namespace sees them, so getpid() is the one to look for even in a new pid namespace. */
+static bool self_in_v2_dir(const struct cgroup_dir *d)
 {
-    for (size_t i = 0; i < cg->n_dirs; i++) {
-        int r;
-        /* EINVAL: the task is still being created (TASK_NEW); it settles within moments. */
-        for (int attempt = 0;; attempt++) {
-            r = cg_write(cg->dirs[i].path, "cgroup.procs", what, NULL);
-            if (r != -EINVAL || attempt == 5)
-                break;
-            nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-        }
-        if (r < 0) {
-            cg_write_failed(err, r, "cgroup.procs", what);
-            return berth_error_prefix(err, "join %s", cg->dirs[i].path);
-        }
+    _cleanup_free_ char *procs = NULL;
+    if (cg_read(d->path, "cgroup.procs", &procs, NULL) < 0)
+        return false;
+    char me[24];
+    int n = snprintf(me, sizeof(me), "%d", (int)getpid());
+    for (const char *p = procs; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len == (size_t)n && strncmp(p, me, len) == 0)
+            return true;
+        p += len;
+        if (*p)
+            p++;
+    }
+    return false;
+}
+
+static int join_dir(const struct cgroup_dir *d, const char *file, const char *what,
+                    struct berth_error **err)
+{
+    int r;
+    /* EINVAL: the task is still being created (TASK_NEW); it settles within moments. */
+    for (int attempt = 0;; attempt++) {
+        r = cg_write(d->path, file, what, NULL);
+        if (r != -EINVAL || attempt == 5)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+    }
+    if (r < 0) {
+        cg_write_failed(err, r, file, what);
+        return berth_error_prefix(err, "join %s", d->path);
     }
     return 0;
 }
 
 int cgroup_join_self(const struct cgroup *cg, struct berth_error **err)
 {
-    return join_all(cg, "0", err);
+    for (size_t i = 0; i < cg->n_dirs; i++) {
+        const struct cgroup_dir *d = &cg->dirs[i];
+        int r;
+        if (*d->controllers) {
+            /* "0" into a v1 `tasks` file moves the calling thread (the whole process, for berth's
+             * single-threaded children) without the global threadgroup lock that any write to
+             * cgroup.procs takes, whose first writer waits for an RCU grace period (some 10 ms). */
+            r = join_dir(d, "tasks", "0", err);
+        } else {
+            /* cgroup2 has no such door (cgroup.threads stays within one domain): a child cloned
+             * into this directory (cgroup_clone_fd) is left where it is. */
+            if (cg->mode == CGROUP_MODE_HYBRID && self_in_v2_dir(d))
+                continue;
+            r = join_dir(d, "cgroup.procs", "0", err);
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,
@@ -606,15 +642,25 @@ int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err
 {
     char buf[24];
     snprintf(buf, sizeof(buf), "%d", (int)pid);
-    return join_all(cg, buf, err);
+    for (size_t i = 0; i < cg->n_dirs; i++) {
+        int r = join_dir(&cg->dirs[i], "cgroup.procs", buf, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* ---- removal ---- */
 
 /* cgroupfs directories go with rmdir alone (their files cannot be unlinked); sub-cgroups the
- * container made first. */
+ * container made first. rmdir is tried before anything is listed: a container rarely makes
+ * sub-cgroups, and cgroupfs refuses with EBUSY when it has some. */
 static int rmdir_tree(const char *path)
 {
+    if (rmdir(path) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EBUSY && errno != ENOTEMPTY)
+        return -errno;
     _cleanup_closedir_ DIR *d = opendir(path);
     if (!d)
         return errno == ENOENT ? 0 : -errno;

@@ -80,13 +80,16 @@ const char *cgroup_get_path(const struct cgroup *cg, const char *controller);
 size_t cgroup_dir_count(const struct cgroup *cg);
 void cgroup_dir_at(const struct cgroup *cg, size_t i, const char **controllers, const char **path);
 
-/* On a cgroup v2 host: an O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's directory for
- * clone3 CLONE_INTO_CGROUP, which places the child in all of its cgroups at once; the caller
- * closes it. -1 elsewhere: on a hybrid host the child would still have to join every v1
- * hierarchy, so cgroup_join_self is the one way in there. */
+/* An O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's cgroup2 directory for clone3
+ * CLONE_INTO_CGROUP, which places the child there at birth, without the cost of a migration
+ * (cgroup.procs writes wait for an RCU grace period). On a v2 host that is all of its cgroups; on
+ * a hybrid host the child still joins the v1 hierarchies with cgroup_join_self, which leaves the
+ * cgroup2 directory it is already in. The caller closes the fd. -1 on a legacy host. */
 int cgroup_clone_fd(const struct cgroup *cg);
 
-/* Move the calling process in ("0" into each cgroup.procs: cheaper than a pid from outside). */
+/* Move the calling process in: "0" into each v1 `tasks` file, which moves the calling thread
+ * (so the caller must be single-threaded, as berth's children are) and, unlike cgroup.procs,
+ * does not wait for an RCU grace period; "0" into cgroup.procs on cgroup2. */
 int cgroup_join_self(const struct cgroup *cg, struct berth_error **err);
 /* The same cgroup with an existing sub-cgroup `sub` (exec --cgroup: "PATH" in every hierarchy,
  * or "CONTROLLER:PATH" in one) in place of the container's own directory. */
@@ -105,6 +108,9 @@ int cgroup_apply(const struct cgroup *cg, const struct spec_resources *res, bool
 
 /* Every process of the container, its sub-cgroups included. *pids is malloc'ed. */
 int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_error **err);
+/* Whether any process is left in the container's cgroup, sub-cgroups included: one read of
+ * cgroup.events where there is a cgroup2 directory, else the v1 process lists. */
+int cgroup_populated(const struct cgroup *cg, bool *populated, struct berth_error **err);
 /* Signal every process. SIGKILL uses cgroup.kill where the kernel has it; otherwise the cgroup
  * is frozen while its processes are listed and signalled, so that none escapes by forking, and
  * afterwards left as it was (always thawed for SIGKILL, so the processes can die). */

@@ -37,6 +37,10 @@ const struct cgroup_dir *cgroup_primary_dir(const struct cgroup *cg);
  * `cgroup memory.max: write "10": Invalid argument`. */
 /* Every function here takes err NULL to mean "only the code, no message". */
 int cg_write(const char *dir, const char *file, const char *value, struct berth_error **err);
+/* cg_write in two steps, for files that take one value per write (devices.allow): open, then
+ * write each value. `value` only names the first value in an error. */
+int cg_open_write(const char *dir, const char *file, const char *value, struct berth_error **err);
+int cg_write_fd(int fd, const char *file, const char *value, struct berth_error **err);
 int cg_writef(const char *dir, const char *file, struct berth_error **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The message cg_write gives, for a caller that first looked at the code (r < 0). */

@@ -231,14 +231,23 @@ int cgroup_v1_apply_net_prio(const char *dir, const struct spec_resources *res,
 int cgroup_v1_apply_devices(const char *dir, const struct cgroup_device_rule *rules, size_t n,
                             struct berth_error **err)
 {
-    int r = cg_write(dir, "devices.deny", "a", err);
+    /* Each write is one rule, so one open of each file serves them all. */
+    _cleanup_close_ int deny = cg_open_write(dir, "devices.deny", "a", err);
+    if (deny < 0)
+        return deny;
+    int r = cg_write_fd(deny, "devices.deny", "a", err);
     if (r < 0)
         return r;
+    _cleanup_close_ int allow = -1;
     for (size_t i = 0; i < n; i++) {
         char lines[2][64];
         int k = cgroup_device_rule_v1_lines(&rules[i], lines);
+        const char *file = rules[i].allow ? "devices.allow" : "devices.deny";
+        if (k > 0 && rules[i].allow && allow < 0 &&
+            (allow = cg_open_write(dir, file, lines[0], err)) < 0)
+            return allow;
         for (int j = 0; j < k; j++) {
-            r = cg_write(dir, rules[i].allow ? "devices.allow" : "devices.deny", lines[j], err);
+            r = cg_write_fd(rules[i].allow ? allow : deny, file, lines[j], err);
             if (r < 0)
                 return r;
         }

@@ -76,6 +76,30 @@ int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, struct berth_e
     return 0;
 }
 
+int cgroup_populated(const struct cgroup *cg, bool *populated, struct berth_error **err)
+{
+    /* cgroup2 keeps the answer in one file, sub-cgroups included; v1 has only the lists. */
+    const struct cgroup_dir *u = cgroup_find_dir(cg, "");
+    if (u) {
+        uint64_t v;
+        int r = cg_read_key_u64(u->path, "cgroup.events", "populated", &v, err);
+        if (r == 0) {
+            *populated = v != 0;
+            return 0;
+        }
+        if (r != -ENOENT)
+            return r;
+    }
+    pid_t *pids;
+    size_t n;
+    int r = cgroup_pids(cg, &pids, &n, err);
+    if (r < 0)
+        return r;
+    free(pids);
+    *populated = n > 0;
+    return 0;
+}
+
 /* The freezer to use: v1's where it is mounted, else cgroup.freeze of the v2 directory. */
 static const struct cgroup_dir *freezer_dir(const struct cgroup *cg, bool *v2)
 {

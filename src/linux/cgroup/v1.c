@@ -8,24 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-static bool blank(const char *s)
-{
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\n' && *s != '\t')
-            return false;
-    return true;
-}
-
+/* Only levels this container made come here: they are new, so they hold nothing of their own
+ * to keep (at most a copy of their parent's values, with cgroup.clone_children), and the parent's
+ * values are written without reading theirs first. */
 static int inherit(const char *parent, const char *dir, const char *file, struct berth_error **err)
 {
-    _cleanup_free_ char *mine = NULL;
-    int r = cg_read(dir, file, &mine, err);
-    if (r < 0)
-        return r;
-    if (!blank(mine))
-        return 0;
     _cleanup_free_ char *theirs = NULL;
-    r = cg_read(parent, file, &theirs, err);
+    int r = cg_read(parent, file, &theirs, err);
     if (r < 0)
         return r;
     theirs[strcspn(theirs, "\n")] = '\0';
