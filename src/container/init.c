@@ -40,15 +40,19 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* Close every fd the runtime had open except stdio, the preserved ones and the init's own:
- * nothing of the host (the state directory, the log) may reach the container. */
+ * nothing of the host (the state directory, the log) may reach the container. The namespaces
+ * to join stay until exec (they are O_CLOEXEC): they are entered after this. */
 static void close_inherited_fds(const struct init_ctx *x)
 {
-    int keep[4];
+    int keep[3 + SPEC_NS_TYPES];
     size_t n = 0;
     keep[n++] = x->sync_fd;
     keep[n++] = x->fifo_fd;
     if (log_fd() >= 0)
         keep[n++] = log_fd();
+    for (int t = 0; t < SPEC_NS_TYPES; t++)
+        if (x->join_fds[t] >= 0)
+            keep[n++] = x->join_fds[t];
     qsort(keep, n, sizeof(int), cmp_int);
     unsigned lo = 3 + x->opts->preserve_fds;
     for (size_t i = 0; i < n; i++) {
