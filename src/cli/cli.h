@@ -62,3 +62,4 @@ CLI_COMMAND(features);
 CLI_COMMAND(label);
 CLI_COMMAND(layer);
 CLI_COMMAND(image);
+CLI_COMMAND(container);

@@ -17,6 +17,7 @@ static const struct cli_command *const commands[] = {
     &cli_command_list,   &cli_command_spec,   &cli_command_features, &cli_command_exec,
     &cli_command_pause,  &cli_command_resume, &cli_command_ps,       &cli_command_update,
     &cli_command_events, &cli_command_label, &cli_command_layer, &cli_command_image,
+    &cli_command_container,
 };
 
 enum {

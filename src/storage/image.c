@@ -716,8 +716,13 @@ static int do_import(struct import *im, const char *source, json_t *images, json
     if (r < 0)
         return r;
     _cleanup_free_ char *created = storage_timestamp();
-    *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s}", "name", name, "digest", md.digest, "config",
-                        cd.digest, "top", top, "layers", im->layer_ids, "created", created);
+    /* What a container made from the image runs is in the config's "config" object; the blob
+     * itself is not kept, so that object is. */
+    json_t *run = json_object_get(config, "config");
+    run = json_is_object(run) ? json_incref(run) : json_object();
+    *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:o}", "name", name, "digest", md.digest,
+                        "config", cd.digest, "top", top, "layers", im->layer_ids, "created",
+                        created, "run_config", run);
     return 0;
 }
 
@@ -770,6 +775,16 @@ int image_import(struct storage *s, const char *source, const struct image_impor
     return 0;
 }
 
+static void image_fill(json_t *img, struct image *out)
+{
+    const char *f[5] = {"name", "digest", "config", "top", "created"};
+    char **dst[5] = {&out->name, &out->digest, &out->config, &out->top, &out->created};
+    for (int k = 0; k < 5; k++) {
+        const char *val = json_string_value(json_object_get(img, f[k]));
+        *dst[k] = xstrdup(val ? val : "");
+    }
+}
+
 int image_list(struct storage *s, struct image **out, size_t *n, struct berth_error **err)
 {
     _cleanup_json_ json_t *images = NULL;
@@ -781,28 +796,62 @@ int image_list(struct storage *s, struct image **out, size_t *n, struct berth_er
     json_t *img;
     json_array_foreach(images, i, img)
     {
-        const char *f[5] = {"name", "digest", "config", "top", "created"};
-        char **dst[5] = {&v[i].name, &v[i].digest, &v[i].config, &v[i].top, &v[i].created};
-        for (int k = 0; k < 5; k++) {
-            const char *val = json_string_value(json_object_get(img, f[k]));
-            *dst[k] = xstrdup(val ? val : "");
-        }
+        image_fill(img, &v[i]);
     }
     *out = v;
     *n = json_array_size(images);
     return 0;
 }
 
+void image_clear(struct image *img)
+{
+    free(img->name);
+    free(img->digest);
+    free(img->config);
+    free(img->top);
+    free(img->created);
+    memset(img, 0, sizeof(*img));
+}
+
 void image_list_free(struct image *v, size_t n)
 {
-    for (size_t i = 0; v && i < n; i++) {
-        free(v[i].name);
-        free(v[i].digest);
-        free(v[i].config);
-        free(v[i].top);
-        free(v[i].created);
-    }
+    for (size_t i = 0; v && i < n; i++)
+        image_clear(&v[i]);
     free(v);
+}
+
+int image_lookup(struct storage *s, const char *ref, struct image *out, char **run_config,
+                 struct berth_error **err)
+{
+    _cleanup_json_ json_t *images = NULL;
+    int r = images_load(s, &images, err);
+    if (r < 0)
+        return r;
+    json_t *img = ref ? image_find(images, ref, NULL) : NULL;
+    if (!img && ref && digest_valid(ref)) {
+        size_t i;
+        json_t *cand;
+        json_array_foreach(images, i, cand)
+        {
+            const char *d = json_string_value(json_object_get(cand, "digest"));
+            if (d && strcmp(d, ref) == 0) {
+                img = cand;
+                break;
+            }
+        }
+    }
+    if (!img)
+        return berth_error_set(err, ENOENT, "image %s", ref ? ref : "");
+    image_fill(img, out);
+    if (run_config) {
+        json_t *run = json_object_get(img, "run_config");
+        *run_config = json_is_object(run) ? json_dumps(run, JSON_COMPACT) : xstrdup("{}");
+        if (!*run_config) {
+            image_clear(out);
+            return berth_error_set(err, ENOMEM, "image %s: encode its config", ref);
+        }
+    }
+    return 0;
 }
 
 static bool used_by_other(json_t *images, const char *layer)

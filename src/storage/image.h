@@ -37,6 +37,13 @@ struct image {
 
 int image_list(struct storage *s, struct image **out, size_t *n, struct berth_error **err);
 void image_list_free(struct image *v, size_t n);
+void image_clear(struct image *img);
+
+/* The image named `ref`, or whose manifest digest `ref` is. *run_config (optional) gets the
+ * "config" object of its image config (Entrypoint, Cmd, Env, WorkingDir, User, ...) as JSON
+ * text: "{}" when the image has none, or was imported before berth kept it. */
+int image_lookup(struct storage *s, const char *ref, struct image *out, char **run_config,
+                 struct berth_error **err);
 
 /* Forget the image and remove its layers that no other image uses. */
 int image_remove(struct storage *s, const char *name, struct berth_error **err);
