@@ -252,6 +252,12 @@ static void set_process(json_t *spec, const struct bundle_config *c)
     json_object_set_new(p, "terminal", json_boolean(c->terminal));
     json_object_set_new(
         p, "user", json_pack("{s:I,s:I}", "uid", (json_int_t)c->uid, "gid", (json_int_t)c->gid));
+    if (c->n_groups) {
+        json_t *g = json_array();
+        for (size_t i = 0; i < c->n_groups; i++)
+            json_array_append_new(g, json_integer(c->groups[i]));
+        json_object_set_new(json_object_get(p, "user"), "additionalGids", g);
+    }
     json_object_set_new(p, "args", strv_json(c->process->args));
     json_object_set_new(p, "env", strv_json(c->process->env));
     json_object_set_new(p, "cwd", json_string(c->process->cwd));

@@ -49,6 +49,8 @@ struct bundle_bind {
 struct bundle_config {
     const struct bundle_process *process;
     uint32_t uid, gid;
+    const uint32_t *groups; /* additionalGids */
+    size_t n_groups;
     const char *rootfs; /* absolute: the container's layer */
     bool readonly;
     bool terminal;

@@ -315,7 +315,7 @@ static int make_files(struct build *b, struct berth_error **err)
 }
 
 static int write_bundle(struct build *b, const struct bundle_process *p, uint32_t uid, uint32_t gid,
-                        struct berth_error **err)
+                        const uint32_t *groups, size_t n_groups, struct berth_error **err)
 {
     struct record *r = &b->rec;
     struct {
@@ -345,6 +345,8 @@ static int write_bundle(struct build *b, const struct bundle_process *p, uint32_
         .process = p,
         .uid = uid,
         .gid = gid,
+        .groups = groups,
+        .n_groups = n_groups,
         .rootfs = r->rootfs,
         .readonly = b->o->read_only,
         .terminal = b->o->tty,
@@ -405,13 +407,18 @@ static int make_rootfs(struct build *b, const char *top, const char *run_config,
     ret = passwd_resolve(rootfd, p.user, &uid, &gid, err);
     if (ret < 0)
         return ret;
+    _cleanup_free_ uint32_t *groups = NULL;
+    size_t n_groups = 0;
+    ret = passwd_groups(rootfd, p.user, gid, &groups, &n_groups, err);
+    if (ret < 0)
+        return ret;
     /* Docker makes a missing working directory, so images may count on it. */
     _cleanup_close_ int cwd = path_mkdir_in_root(rootfd, p.cwd, 0755, err);
     if (cwd < 0)
         return berth_error_prefix(err, "working directory");
     ret = make_files(b, err);
     if (ret == 0)
-        ret = write_bundle(b, &p, uid, gid, err);
+        ret = write_bundle(b, &p, uid, gid, groups, n_groups, err);
     return ret;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,5 +143,68 @@ int passwd_resolve(int rootfd, const char *user, uint32_t *uid, uint32_t *gid,
     if (!find_entry(groups, group, false, 4, gid, NULL))
         return berth_error_set(err, 0, "user \"%s\": no group %s in the image's /etc/group", user,
                                group);
+    return 0;
+}
+
+/* The name of a passwd entry by uid, into name (NAME_MAX bytes). */
+static bool name_of_uid(const char *text, const char *uid, char *name, size_t size)
+{
+    if (!text)
+        return false;
+    _cleanup_free_ char *copy = xstrdup(text);
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[7];
+        if (line[0] == '#' || split_fields(line, f, 7) < 7 || strcmp(f[2], uid) != 0)
+            continue;
+        snprintf(name, size, "%s", f[0]);
+        return true;
+    }
+    return false;
+}
+
+int passwd_groups(int rootfd, const char *user, uint32_t gid, uint32_t **groups, size_t *n,
+                  struct berth_error **err)
+{
+    *groups = NULL;
+    *n = 0;
+    if (!user || !*user)
+        return 0;
+    _cleanup_free_ char *u = xstrdup(user);
+    char *colon = strchr(u, ':');
+    if (colon)
+        *colon = '\0';
+    char name[256];
+    uint32_t num;
+    if (parse_id(u, &num)) {
+        _cleanup_free_ char *passwd = NULL;
+        int r = read_image_file(rootfd, "/etc/passwd", &passwd, err);
+        if (r < 0)
+            return berth_error_prefix(err, "user \"%s\"", user);
+        if (!name_of_uid(passwd, u, name, sizeof(name)))
+            return 0;
+    } else {
+        snprintf(name, sizeof(name), "%s", u);
+    }
+    _cleanup_free_ char *text = NULL;
+    int r = read_image_file(rootfd, "/etc/group", &text, err);
+    if (r < 0)
+        return berth_error_prefix(err, "user \"%s\"", user);
+    if (!text)
+        return 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[4];
+        uint32_t g;
+        if (line[0] == '#' || split_fields(line, f, 4) < 4 || !parse_id(f[2], &g) || g == gid)
+            continue;
+        for (char *s2 = NULL, *m = strtok_r(f[3], ",", &s2); m; m = strtok_r(NULL, ",", &s2)) {
+            if (strcmp(m, name) != 0)
+                continue;
+            *groups = xreallocarray(*groups, *n + 1, sizeof(uint32_t));
+            (*groups)[(*n)++] = g;
+            break;
+        }
+    }
     return 0;
 }

@@ -372,7 +372,7 @@ def test_image_config_and_overrides(engine, layouts):
     engine.c("create", n, "--image", IMAGE)
     assert engine.c("start", n).out == "image-cmd\n"
     cfg = engine.config(n)
-    assert cfg["process"]["user"] == {"uid": 1000, "gid": 1001}
+    assert cfg["process"]["user"] == {"uid": 1000, "gid": 1001, "additionalGids": [2002]}
     assert cfg["process"]["cwd"] == "/home/app"
     assert cfg["process"]["terminal"] is False
 
