@@ -164,10 +164,8 @@ static int set_flags(scmp_filter_ctx ctx, const struct spec_seccomp *s, bool ver
             attr = SCMP_FLTATR_CTL_LOG;
         else if (strcmp(flag, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0)
             attr = SCMP_FLTATR_CTL_SSB;
-#ifdef SCMP_FLTATR_CTL_WAITKILL
         else if (strcmp(flag, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0)
-            attr = SCMP_FLTATR_CTL_WAITKILL;
-#endif
+            continue; /* a flag of the seccomp(2) call berth makes itself: see has_wait_killable */
         else
             return berth_error_set(err, EOPNOTSUPP,
                                    "linux.seccomp.flags[%zu]: %s: not available with libseccomp "
@@ -401,10 +399,6 @@ int seccomp_filter_export(scmp_filter_ctx ctx, struct seccomp_filter_prog *out,
         out->flags |= SECCOMP_FILTER_FLAG_LOG;
     if (attr_on(ctx, SCMP_FLTATR_CTL_SSB))
         out->flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
-#ifdef SCMP_FLTATR_CTL_WAITKILL
-    if (attr_on(ctx, SCMP_FLTATR_CTL_WAITKILL))
-        out->flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-#endif
     out->notify = prog_notifies(insns, len);
     out->len = (unsigned short)len;
     out->insns = TAKE_PTR(insns);
@@ -429,6 +423,14 @@ static uint32_t unused_action(const struct spec_seccomp *s)
         if (!used)
             return candidate;
     }
+}
+
+static bool has_wait_killable(const struct spec_seccomp *s)
+{
+    for (size_t i = 0; s->flags && s->flags[i]; i++)
+        if (strcmp(s->flags[i], "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0)
+            return true;
+    return false;
 }
 
 /* libseccomp's cost grows much faster than linearly with the architectures in one filter
@@ -487,6 +489,10 @@ int seccomp_filter_compile(const struct spec_seccomp *s, struct seccomp_filter_p
     out->len = (unsigned short)total;
     out->flags = parts[0].flags;
     out->notify = prog_notifies(insns, total);
+    /* libseccomp 2.5 has no attribute for it, but berth makes the seccomp(2) call itself; the
+     * kernel takes it only together with a listener. */
+    if (out->notify && has_wait_killable(s))
+        out->flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     for (int i = 0; i < n; i++)
         seccomp_filter_prog_clear(&parts[i]);
     return 0;

@@ -58,10 +58,8 @@ static json_t *seccomp_json(void)
         json_array_append_new(supported, json_string("SECCOMP_FILTER_FLAG_SPEC_ALLOW"));
     if (api >= 3)
         json_array_append_new(supported, json_string("SECCOMP_FILTER_FLAG_LOG"));
-#ifdef SCMP_FLTATR_CTL_WAITKILL
-    if (api >= 7)
-        json_array_append_new(supported, json_string("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"));
-#endif
+    /* Set on berth's own seccomp(2) call, whatever libseccomp knows. */
+    json_array_append_new(supported, json_string("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"));
     return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o}", "enabled", 1, "actions",
                      strings(spec_seccomp_actions), "operators", strings(spec_seccomp_operators),
                      "archs", archs, "knownFlags", strings(spec_seccomp_flags), "supportedFlags",

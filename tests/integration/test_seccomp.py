@@ -163,7 +163,8 @@ class Listener:
         self.sock.close()
 
 
-def test_notify_reaches_listener(berth, bundle, tmp_path):
+@pytest.mark.parametrize("flags", [[], ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]])
+def test_notify_reaches_listener(berth, bundle, tmp_path, flags):
     path = str(tmp_path / "listener.sock")
     listener = Listener(path)
     try:
@@ -172,6 +173,7 @@ def test_notify_reaches_listener(berth, bundle, tmp_path):
             "defaultAction": "SCMP_ACT_ALLOW",
             "listenerPath": path,
             "listenerMetadata": "meta-1",
+            "flags": flags,
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
         }
         bundle.set_args(*MKDIR)
