@@ -15,6 +15,7 @@
 #include "linux/seccomp_filter.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -296,29 +297,15 @@ _Noreturn static void child_main(struct exec_child *x)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* Only stdio, the preserved fds and the sync socket may cross into the container. */
-    unsigned lo = 3 + x->o->preserve_fds;
-    int keep[SPEC_NS_TYPES + 2];
-    size_t nk = 0;
-    keep[nk++] = x->sync_fd;
+    int lfd = log_fd();
+    int *own[SPEC_NS_TYPES + 2];
+    size_t n_own = 0;
+    own[n_own++] = &x->sync_fd;
+    own[n_own++] = &lfd;
     for (int t = 0; t < SPEC_NS_TYPES; t++)
-        if (x->ns_fds[t] >= 0)
-            keep[nk++] = x->ns_fds[t];
-    if (log_fd() >= 0)
-        keep[nk++] = log_fd();
-    for (size_t i = 1; i < nk; i++)
-        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    for (size_t i = 0; i < nk; i++) {
-        if (keep[i] < (int)lo)
-            continue;
-        if ((unsigned)keep[i] > lo)
-            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
-        lo = (unsigned)keep[i] + 1;
-    }
-    syscall(SYS_close_range, lo, ~0U, 0);
+        own[n_own++] = &x->ns_fds[t];
+    fd_close_all_but(x->o->preserve_fds, own, n_own);
+    log_set_fd(lfd);
 
     struct berth_error *err = NULL;
     char *exe = NULL, **env = NULL;

@@ -10,6 +10,7 @@
 #include "linux/rootfs.h"
 #include "linux/seccomp_filter.h"
 #include "util/cleanup.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -34,38 +35,23 @@
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
-static int cmp_int(const void *a, const void *b)
-{
-    return *(const int *)a - *(const int *)b;
-}
-
 /* Close every fd the runtime had open except stdio, the preserved ones and the init's own
  * (the namespaces it is still to join among them): nothing of the host (the state directory,
  * the log) may reach the container. */
-static void close_inherited_fds(const struct init_ctx *x)
+static void close_inherited_fds(struct init_ctx *x)
 {
     size_t n_trees = x->bind_trees ? x->spec->n_mounts : 0, n = 0;
-    _cleanup_free_ int *keep = xcalloc(3 + SPEC_NS_TYPES + n_trees, sizeof(int));
-    keep[n++] = x->sync_fd;
-    keep[n++] = x->fifo_fd;
-    if (log_fd() >= 0)
-        keep[n++] = log_fd();
+    _cleanup_free_ int **own = xcalloc(3 + SPEC_NS_TYPES + n_trees, sizeof(int *));
+    int lfd = log_fd();
+    own[n++] = &x->sync_fd;
+    own[n++] = &x->fifo_fd;
+    own[n++] = &lfd;
     for (int t = 0; t < SPEC_NS_TYPES; t++)
-        if (x->join_fds[t] >= 0)
-            keep[n++] = x->join_fds[t];
+        own[n++] = &x->join_fds[t];
     for (size_t i = 0; i < n_trees; i++)
-        if (x->bind_trees[i] >= 0)
-            keep[n++] = x->bind_trees[i];
-    qsort(keep, n, sizeof(int), cmp_int);
-    unsigned lo = 3 + x->opts->preserve_fds;
-    for (size_t i = 0; i < n; i++) {
-        if (keep[i] < (int)lo)
-            continue;
-        if ((unsigned)keep[i] > lo)
-            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
-        lo = (unsigned)keep[i] + 1;
-    }
-    syscall(SYS_close_range, lo, ~0U, 0);
+        own[n++] = &x->bind_trees[i];
+    fd_close_all_but(x->opts->preserve_fds, own, n);
+    log_set_fd(lfd);
 }
 
 static int wait_for(int sync_fd, enum sync_type type, char **text, struct berth_error **err)

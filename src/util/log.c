@@ -45,6 +45,11 @@ int log_fd(void)
     return log_cfg.fd;
 }
 
+void log_set_fd(int fd)
+{
+    log_cfg.fd = fd;
+}
+
 /* A logfmt value between double quotes: quotes, backslashes and line ends escaped, so that a
  * message naming "x" still reads back as one field of one line. */
 static char *logfmt_quote(const char *s)

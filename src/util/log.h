@@ -12,6 +12,8 @@ int log_setup(const char *path, bool json, bool debug, struct berth_error **err)
 bool log_debug_enabled(void);
 /* The fd of the log file, or -1 when logging to stderr. */
 int log_fd(void);
+/* After a child moved the log file to another fd number. */
+void log_set_fd(int fd);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

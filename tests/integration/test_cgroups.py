@@ -89,3 +89,13 @@ def test_memory_limit_oom_kills(berth, bundle):
     cid = berth.new_id()
     r = berth("run", "-b", bundle.path, cid, check=False, timeout=60)
     assert r.rc == 137, r
+
+
+def test_device_rules_v1(berth, bundle):
+    # a node the config makes but no rule allows: the devices cgroup refuses to open it
+    bundle.config["linux"]["devices"] = [{"type": "c", "path": "/dev/fuse", "major": 10,
+                                          "minor": 229, "fileMode": 0o666}]
+    bundle.set_args("sh", "-c", "echo x > /dev/null && echo null-ok; cat /dev/fuse")
+    r = berth("run", "-b", bundle.path, berth.new_id(), check=False)
+    assert "null-ok" in r.out
+    assert "Operation not permitted" in r.err, r

@@ -113,3 +113,58 @@ def test_exec_cgroup_sub(berth, running):
     finally:
         berth("delete", "--force", running)
         os.rmdir(sub) if os.path.exists(sub) else None
+
+
+def test_exec_tty_through_console_socket(berth, running, tmp_path):
+    from test_console import ConsoleReceiver
+    console = ConsoleReceiver(tmp_path / "exec-console.sock")
+    try:
+        berth("exec", "-t", "-d", "--console-socket", console.path, running,
+              "sh", "-c", "tty; echo done")
+        assert console.got_fd.wait(10), "no pty master arrived"
+        out = console.text()
+    finally:
+        console.close()
+    assert "/dev/pts/" in out and "done" in out, out
+
+
+def test_exec_additional_gids_and_no_new_privs(berth, running):
+    out = berth("exec", "-u", "1000:1000", "-g", "5", "-g", "7", "--no-new-privs", running,
+                "cat", "/proc/self/status").out
+    assert status_of(out, "Groups").split() == ["5", "7"]
+    assert status_of(out, "NoNewPrivs") == "1"
+
+
+def test_exec_preserve_fds(berth, running, tmp_path):
+    data = tmp_path / "passed"
+    data.write_text("through fd 3\n")
+    fd = os.open(data, os.O_RDONLY)
+
+    def at_3():
+        os.dup2(fd, 3)
+    try:
+        p = subprocess.run([berth.binary, "--root", berth.root, "exec", "--preserve-fds", "1",
+                            running, "cat", "/proc/self/fd/3"], pass_fds=(3,), preexec_fn=at_3,
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+    finally:
+        os.close(fd)
+    assert p.returncode == 0, p
+    assert p.stdout == "through fd 3\n"
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_exec_preserve_fds_never_hands_over_berths_own(berth, running, tmp_path, log):
+    # The caller passed nothing at 3 and 4: whatever berth opened there (its state root, its
+    # log) must not reach the container.
+    args = ["--log", str(tmp_path / "log")] if log else []
+    r = berth("exec", "--preserve-fds", "2", running, "sh", "-c",
+              "ls -l /proc/self/fd/ | grep -E ' [34] ->' || echo none", global_args=args)
+    assert r.out.strip() == "none", r
+
+
+def test_run_preserve_fds_never_hands_over_berths_own(berth, bundle, tmp_path):
+    bundle.set_args("sh", "-c", "ls -l /proc/self/fd/ | grep -E ' [34] ->' || echo none")
+    r = berth("run", "--preserve-fds", "2", "-b", bundle.path, berth.new_id(),
+              global_args=["--log", str(tmp_path / "log")])
+    assert r.out.strip() == "none", r
