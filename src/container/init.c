@@ -238,6 +238,13 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     const struct spec_linux *l = s->linux_;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Hooks run in the container's namespaces as children of this process, and a joined pid
+     * namespace shows it to others: until the exec nothing may open /proc/PID/exe (the host's
+     * berth) or read its memory. In a user namespace its /proc files would then belong to the
+     * host's root and be closed to the init itself; there the mm belongs to the host's user
+     * namespace anyway, beyond the reach of the container's capabilities. */
+    if (!x->new_userns && x->join_fds[SPEC_NS_USER] < 0)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* run blocks every signal to relay them; the process must start with none blocked. */
     sigset_t none;
     sigemptyset(&none);

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -96,6 +97,11 @@ def test_exec_detach(berth, running, tmp_path):
     berth("exec", "-d", "--pid-file", str(tmp_path / "pid"), running, "sleep", "30")
     pid = int((tmp_path / "pid").read_text())
     assert os.path.exists(f"/proc/{pid}")
+    # The pid file is written as the process is let go: it execs a moment later.
+    for _ in range(100):
+        if os.readlink(f"/proc/{pid}/exe").endswith("busybox"):
+            break
+        time.sleep(0.05)
     assert os.readlink(f"/proc/{pid}/exe").endswith("busybox")
 
 
