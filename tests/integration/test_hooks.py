@@ -351,3 +351,16 @@ def test_create_killed_in_a_hook_leaves_nothing_after_delete(berth, bundle, tmp_
         assert berth.containers() == []
     finally:
         os.kill(hook, signal.SIGKILL)
+
+
+def test_start_container_hook_cannot_open_the_inits_exe(berth, bundle):
+    """CVE-2019-5736's way in: a hook inside the container opening /proc/1/exe, which is still
+    berth's binary before the exec. The init is not dumpable, so that is refused."""
+    hook = {"path": "/bin/sh",
+            "args": ["sh", "-c", "ls -l /proc/1/exe > /exe.out 2>&1; echo rc=$? >> /exe.out"]}
+    bundle.config["hooks"] = {"startContainer": [hook]}
+    bundle.set_args("true")
+    r = berth("run", "-b", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 0, r
+    out = open(os.path.join(bundle.rootfs, "exe.out")).read()
+    assert "cannot read link: Permission denied" in out, out
