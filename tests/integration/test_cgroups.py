@@ -99,3 +99,24 @@ def test_device_rules_v1(berth, bundle):
     r = berth("run", "-b", bundle.path, berth.new_id(), check=False)
     assert "null-ok" in r.out
     assert "Operation not permitted" in r.err, r
+
+
+def test_events_reports_oom(berth, bundle):
+    import subprocess
+    bundle.config["linux"]["resources"]["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    bundle.set_args("sleep", "1000")
+    cid = berth.new_id()
+    berth("run", "-d", "-b", bundle.path, cid)
+    events = subprocess.Popen([berth.binary, "--root", berth.root, "events", "--interval", "60s",
+                               cid], stdout=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(events.stdout.readline())
+        assert first["type"] == "stats"
+        r = berth("exec", cid, "sh", "-c", 'x=y; while true; do x="$x$x"; done', check=False)
+        assert r.rc == 137, r
+        e = json.loads(events.stdout.readline())
+        assert e == {"type": "oom", "id": cid}
+    finally:
+        events.kill()
+        events.wait()
+        berth("delete", "--force", cid)
