@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -371,21 +372,43 @@ static const char *env_get(char **env, const char *key)
     return NULL;
 }
 
-static bool is_executable(const char *path)
+/* As the kernel will see it at execve: a regular file this process may execute (the effective
+ * ids, and a noexec mount refuses it). */
+static int check_executable(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+        return -EACCES;
+    return 0;
+}
+
+/* runc's words for a command it cannot run (those of Go's exec.LookPath), errno text in lower
+ * case: engines choose an exit status by matching them (Docker: 127 for "no such file or
+ * directory" or "executable file not found", 126 for "permission denied"). */
+static int lookup_error(struct berth_error **err, int code, const char *name, bool stat_failed)
+{
+    char why[128];
+    snprintf(why, sizeof(why), "%s", strerror(code));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    bool fresh = err && !*err;
+    if (stat_failed)
+        berth_error_set(err, 0, "exec: \"%s\": stat %s: %s", name, name, why);
+    else
+        berth_error_set(err, 0, "exec: \"%s\": %s", name, why);
+    if (fresh && *err)
+        (*err)->code = code;
+    return -code;
 }
 
 int process_find_executable(const struct spec_process *p, char **out, struct berth_error **err)
 {
     const char *name = p->args[0];
     if (strchr(name, '/')) {
-        struct stat st;
-        if (stat(name, &st) < 0)
-            return berth_error_set(err, errno, "exec %s", name);
-        if (!S_ISREG(st.st_mode))
-            return berth_error_set(err, EACCES, "exec %s: not a regular file", name);
+        int r = check_executable(name);
+        if (r < 0)
+            return lookup_error(err, -r, name, r != -EACCES);
         *out = xstrdup(name);
         return 0;
     }
@@ -395,7 +418,7 @@ int process_find_executable(const struct spec_process *p, char **out, struct ber
     _cleanup_free_ char *dirs = xstrdup(path);
     for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
         _cleanup_free_ char *cand = xasprintf("%s/%s", *d ? d : ".", name);
-        if (is_executable(cand)) {
+        if (check_executable(cand) == 0) {
             *out = TAKE_PTR(cand);
             return 0;
         }

@@ -37,7 +37,10 @@ int process_drop_bounding(const struct spec_capabilities *caps, struct berth_err
 int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allowed,
                               struct berth_error **err);
 
-/* Find args[0] along the process's PATH inside the (already pivoted) root. */
+/* Find args[0] along the process's PATH inside the (already pivoted) root, as runc does before
+ * it waits for start: a regular file the process may execute. The errors use runc's words
+ * (`exec: "NAME": permission denied`, `...: stat NAME: no such file or directory`,
+ * `...: executable file not found in $PATH`), which engines match to pick an exit status. */
 int process_find_executable(const struct spec_process *p, char **out, struct berth_error **err);
 
 /* chdir to cwd and make sure the result is inside the root (not a leaked fd's directory). */

@@ -208,14 +208,23 @@ def test_missing_executable_by_path_fails_create(berth, bundle):
     bundle.set_args("/bin/no-such-command")
     r = berth("create", "-b", bundle.path, berth.new_id(), check=False)
     assert r.rc == 1
-    assert r.err == "exec /bin/no-such-command: No such file or directory\n"
+    assert r.err == ('exec: "/bin/no-such-command": stat /bin/no-such-command: '
+                     "no such file or directory\n")
 
 
 def test_a_directory_is_not_executable(berth, bundle):
     bundle.set_args("/bin")
     r = berth("create", "-b", bundle.path, berth.new_id(), check=False)
     assert r.rc == 1
-    assert r.err == "exec /bin: not a regular file: Permission denied\n"
+    assert r.err == 'exec: "/bin": permission denied\n'
+
+
+def test_a_file_without_execute_permission_fails_create(berth, bundle):
+    bundle.set_args("/etc/passwd")
+    r = berth("create", "-b", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 1
+    assert r.err == 'exec: "/etc/passwd": permission denied\n'
+    assert berth.containers() == []
 
 
 def test_run_exit_status_of_a_process_killed_by_a_signal(berth, bundle):
