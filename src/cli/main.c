@@ -115,16 +115,16 @@ static char *global_help(int key, const char *text, void *input)
     (void)input;
     if (key != ARGP_KEY_HELP_POST_DOC)
         return (char *)text;
+    /* argp frees what this returns. */
+    char *out = NULL;
     size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return NULL;
+    fputs("Commands:\n", f);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        len += strlen(commands[i]->name) + strlen(commands[i]->summary) + 8;
-    char *out = xzalloc(len + 16);
-    strcat(out, "Commands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        char line[256];
-        snprintf(line, sizeof(line), "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-        strcat(out, line);
-    }
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fclose(f);
     return out;
 }
 
