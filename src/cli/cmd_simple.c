@@ -155,6 +155,49 @@ static const struct argp_option list_options[] = {
 static const struct argp list_argp = {list_options, parse_list, NULL, "List the containers.",
                                       NULL,         NULL,       NULL};
 
+/* runc's table: Go's tabwriter with a minimum cell width of 12 and a padding of 3; the last
+ * column is not padded. */
+enum { LIST_COLUMNS = 6, LIST_MIN_WIDTH = 12, LIST_PADDING = 3 };
+
+static void print_table(json_t *all)
+{
+    size_t rows = json_array_size(all) + 1;
+    char *(*cells)[LIST_COLUMNS] = xcalloc(rows, sizeof(*cells));
+    static const char *const header[LIST_COLUMNS] = {"ID",     "PID",     "STATUS",
+                                                     "BUNDLE", "CREATED", "OWNER"};
+    for (int c = 0; c < LIST_COLUMNS; c++)
+        cells[0][c] = xstrdup(header[c]);
+    size_t i;
+    json_t *o;
+    json_array_foreach(all, i, o)
+    {
+        char **row = cells[i + 1];
+        row[0] = xstrdup(json_string_value(json_object_get(o, "id")));
+        row[1] = xasprintf("%lld", (long long)json_integer_value(json_object_get(o, "pid")));
+        row[2] = xstrdup(json_string_value(json_object_get(o, "status")));
+        row[3] = xstrdup(json_string_value(json_object_get(o, "bundle")));
+        row[4] = xstrdup(json_string_value(json_object_get(o, "created")));
+        row[5] = xstrdup(json_string_value(json_object_get(o, "owner")));
+    }
+    int width[LIST_COLUMNS - 1];
+    for (int c = 0; c < LIST_COLUMNS - 1; c++) {
+        width[c] = LIST_MIN_WIDTH;
+        for (size_t r = 0; r < rows; r++) {
+            int w = (int)strlen(cells[r][c]) + LIST_PADDING;
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    for (size_t r = 0; r < rows; r++) {
+        for (int c = 0; c < LIST_COLUMNS - 1; c++)
+            printf("%-*s", width[c], cells[r][c]);
+        printf("%s\n", cells[r][LIST_COLUMNS - 1]);
+        for (int c = 0; c < LIST_COLUMNS; c++)
+            free(cells[r][c]);
+    }
+    free(cells);
+}
+
 static int cmd_list(const struct cli_global *g, int argc, char **argv, struct berth_error **err)
 {
     struct list_args a = {.format = "table"};
@@ -163,26 +206,21 @@ static int cmd_list(const struct cli_global *g, int argc, char **argv, struct be
     int r = container_list(g->root, &all, err);
     if (r < 0)
         return r;
-    if (strcmp(a.format, "json") == 0 && !a.quiet)
-        return print_json(all);
-    if (!a.quiet)
-        printf("%-12s %-10s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
-               "OWNER");
-    size_t i;
-    json_t *c;
-    json_array_foreach(all, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "id"));
-        if (a.quiet) {
-            puts(id);
-            continue;
+    if (a.quiet) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(all, i, c) puts(json_string_value(json_object_get(c, "id")));
+    } else if (strcmp(a.format, "json") == 0) {
+        /* One line, as runc prints it: "null" when there is no container. */
+        char *s = json_array_size(all) ? json_dumps(all, JSON_COMPACT) : xstrdup("null");
+        if (!s) {
+            json_decref(all);
+            return -ENOMEM;
         }
-        printf("%-12s %-10lld %-10s %-40s %-30s %s\n", id,
-               (long long)json_integer_value(json_object_get(c, "pid")),
-               json_string_value(json_object_get(c, "status")),
-               json_string_value(json_object_get(c, "bundle")),
-               json_string_value(json_object_get(c, "created")),
-               json_string_value(json_object_get(c, "owner")));
+        puts(s);
+        free(s);
+    } else {
+        print_table(all);
     }
     json_decref(all);
     return 0;

@@ -41,7 +41,9 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct b
 int container_delete(const char *root, const char *id, bool force, struct berth_error **err);
 /* The runtime-spec state document plus runc's extras. */
 int container_state(const char *root, const char *id, json_t **out, struct berth_error **err);
-/* Every container under root with its state document; unreadable entries are skipped. */
+/* Every container under root with its state document, "owner" set to the user owning its state
+ * directory (a name from /etc/passwd, else "#UID"), as runc lists them; unreadable entries are
+ * skipped. */
 int container_list(const char *root, json_t **out, struct berth_error **err);
 
 int container_pause(const char *root, const char *id, struct berth_error **err);

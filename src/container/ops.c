@@ -5,6 +5,7 @@
 #include "container/state.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/label.h"
+#include "linux/process.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -332,6 +334,20 @@ int container_state(const char *root, const char *id, json_t **out, struct berth
     return 0;
 }
 
+/* runc's list names the owner of the container's state directory: a user name from the host's
+ * /etc/passwd, else "#UID". */
+static json_t *owner_of(int dirfd)
+{
+    struct stat st;
+    if (fstat(dirfd, &st) < 0)
+        return json_string("");
+    struct process_user_info ui;
+    process_lookup_user(st.st_uid, &ui, NULL);
+    json_t *o = ui.name ? json_string(ui.name) : json_sprintf("#%u", (unsigned)st.st_uid);
+    process_user_info_clear(&ui);
+    return o;
+}
+
 int container_list(const char *root, json_t **out, struct berth_error **err)
 {
     *out = json_array();
@@ -347,8 +363,11 @@ int container_list(const char *root, json_t **out, struct berth_error **err)
             continue;
         struct handle h;
         struct berth_error *e = NULL;
-        if (handle_open(root, de->d_name, false, &h, &e) == 0)
-            json_array_append_new(*out, container_state_json(&h.st, h.status));
+        if (handle_open(root, de->d_name, false, &h, &e) == 0) {
+            json_t *o = container_state_json(&h.st, h.status);
+            json_object_set_new(o, "owner", owner_of(h.dirfd));
+            json_array_append_new(*out, o);
+        }
         berth_error_free(e);
         handle_close(&h);
     }

@@ -277,6 +277,7 @@ int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_e
         if (split_fields(line, f, 7) < 7 || !parse_id(f[2], &id) || id != uid)
             continue;
         out->home = xstrdup(f[5]);
+        out->name = xstrdup(f[0]);
         break;
     }
     if (!out->home)
@@ -287,6 +288,7 @@ int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_e
 void process_user_info_clear(struct process_user_info *u)
 {
     free(u->home);
+    free(u->name);
     memset(u, 0, sizeof(*u));
 }
 

@@ -25,6 +25,7 @@ int process_set_personality(const struct spec_linux *l, struct berth_error **err
  * /etc/group lists). */
 struct process_user_info {
     char *home;
+    char *name; /* NULL when /etc/passwd does not list the uid */
 };
 int process_lookup_user(uid_t uid, struct process_user_info *out, struct berth_error **err);
 void process_user_info_clear(struct process_user_info *u);

@@ -117,17 +117,20 @@ def test_list_formats(berth, make_bundle):
     b2.set_args("sleep", "100")
     c1, c2 = berth.new_id("one"), berth.new_id("two")
     assert berth("list").out.split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
-    assert berth("list", "--format", "json").out.strip() == "[]"
+    # As runc prints them: JSON on one line, "null" for none; the owner of the state directory.
+    assert berth("list", "--format", "json").out == "null\n"
     berth("create", "-b", b1.path, c1)
     berth("create", "-b", b2.path, c2)
     berth("start", c2)
     try:
         assert sorted(berth("list", "-q").out.splitlines()) == sorted([c1, c2])
 
-        listed = json.loads(berth("list", "--format", "json").out)
+        out = berth("list", "--format", "json").out
+        assert out.count("\n") == 1
+        listed = json.loads(out)
         assert sorted(c["id"] for c in listed) == sorted([c1, c2])
         for c in listed:
-            assert c == berth.state(c["id"])
+            assert c == {**berth.state(c["id"]), "owner": "root"}
         by_id = {c["id"]: c for c in listed}
         assert by_id[c1]["status"] == "created"
         assert by_id[c2]["status"] == "running"
@@ -138,7 +141,7 @@ def test_list_formats(berth, make_bundle):
         assert set(rows) == {c1, c2}
         for cid, b in ((c1, b1), (c2, b2)):
             st = by_id[cid]
-            assert rows[cid][:5] == [cid, str(st["pid"]), st["status"], b.path, st["created"]]
+            assert rows[cid] == [cid, str(st["pid"]), st["status"], b.path, st["created"], "root"]
 
         r = berth("list", "--format", "yaml", check=False)
         assert r.rc == 1
