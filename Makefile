@@ -9,7 +9,7 @@ DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev l
 	libarchive-dev nettle-dev libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev \
 	zlib1g-dev libxml2-dev zstd
 
-.PHONY: all deps build demo check unit integration sanitize vm-lane clean install
+.PHONY: all deps build demo check unit integration sanitize vm-lane compat clean install
 
 all: build
 
@@ -35,6 +35,10 @@ integration: build
 vm-lane: build
 	tests/vm/run-lane $(BUILD)/berth
 
+# podman, containerd, Docker and conmon driving berth; each installs its Debian packages first.
+compat: build
+	BERTH=$(abspath $(BUILD)/berth) tests/compat/run-all
+
 $(SAN_BUILD)/build.ninja:
 	meson setup $(SAN_BUILD) -Dstatic_bin=false -Db_sanitize=address,undefined \
 		-Dbuildtype=debug -Db_lundef=false
@@ -48,7 +52,7 @@ sanitize: $(SAN_BUILD)/build.ninja
 		tests/integration
 
 check: deps
-	$(MAKE) build unit integration sanitize vm-lane
+	$(MAKE) build unit integration sanitize vm-lane compat
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
