@@ -7,7 +7,7 @@ PY ?= /usr/bin/python3
 DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev \
 	libcmocka-dev busybox-static python3-pytest strace \
 	libarchive-dev nettle-dev libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev \
-	zlib1g-dev libxml2-dev zstd
+	zlib1g-dev libxml2-dev zstd go-md2man
 
 .PHONY: all deps build demo check unit integration sanitize vm-lane compat clean install
 
@@ -26,7 +26,7 @@ demo: deps build
 	scripts/demo $(BUILD)/berth
 
 unit: build
-	meson test -C $(BUILD) --suite unit --print-errorlogs
+	meson test -C $(BUILD) --suite unit --suite docs --print-errorlogs
 
 integration: build
 	BERTH=$(abspath $(BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider tests/integration
@@ -54,7 +54,10 @@ sanitize: $(SAN_BUILD)/build.ninja
 check: deps
 	$(MAKE) build unit integration sanitize vm-lane compat
 
-install: build
+# The binary, libberth.a with its header and berth.pc, the man pages and bash completion.
+install: $(BUILD)/build.ninja
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	ninja -C $(BUILD)
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
