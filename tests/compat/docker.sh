@@ -2,7 +2,8 @@
 # Docker (Debian's docker.io 20.10) with berth added as a runtime (dockerd --add-runtime), on a
 # busybox image made with `docker import`. dockerd runs with its own data root, exec root,
 # socket and cgroup parent, without touching the host's network setup, and starts its own
-# containerd.
+# containerd. Docker would pick the systemd cgroup driver on a cgroup v2 host run by systemd;
+# berth implements cgroupfs only.
 . "$(dirname "$0")/lib.sh"
 compat_init docker
 need_packages docker.io busybox-static
@@ -19,7 +20,8 @@ track_global /run/docker /var/run/docker /run/containerd /etc/docker/key.json
 PATH=$T/trap:$PATH setsid dockerd --config-file "$T/daemon.json" --data-root "$T/data" \
     --exec-root "$T/exec" -H "unix://$T/docker.sock" --pidfile "$T/docker.pid" \
     --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
-    --userland-proxy=false --cgroup-parent "/$COMPAT_TAG" --storage-driver vfs \
+    --userland-proxy=false --exec-opt native.cgroupdriver=cgroupfs \
+    --cgroup-parent "/$COMPAT_TAG" --storage-driver vfs \
     --add-runtime "berth=$T/bin/berth" >"$T/log/dockerd.log" 2>&1 </dev/null &
 DOCKERD=$!
 at_exit "kill $DOCKERD; wait_for 30 sh -c '! kill -0 $DOCKERD 2>/dev/null'"

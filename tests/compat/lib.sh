@@ -65,12 +65,29 @@ track_global() {
     done
 }
 
-# need_packages PKG...: install the Debian packages that are missing.
+# need_packages PKG...: install the Debian packages that are missing. Their services (docker,
+# containerd) are not started on the way: a policy-rc.d refuses them while apt runs, unless the
+# host has its own.
 need_packages() {
-    "$COMPAT_TOP/scripts/ensure-packages" "$@" >&2 || {
+    local p missing=0
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1
+    done
+    [ $missing = 1 ] || return 0
+    local policy=/usr/sbin/policy-rc.d ours=0
+    if [ ! -e $policy ]; then
+        printf '#!/bin/sh\nexit 101\n' >$policy
+        chmod 755 $policy
+        ours=1
+        at_exit "rm -f $policy"
+    fi
+    "$COMPAT_TOP/scripts/ensure-packages" "$@" >&2
+    local rc=$?
+    [ $ours = 0 ] || rm -f $policy
+    if [ $rc != 0 ]; then
         compat_log "$compat_name: cannot install $*"
         exit 2
-    }
+    fi
 }
 
 # in_time COMMAND...: COMMAND under the per-command time limit, its stdin closed.
