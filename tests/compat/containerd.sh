@@ -64,6 +64,12 @@ if ! wait_for 30 "${C[@]}" version; then
     compat_log "containerd: containerd did not start"
     exit 1
 fi
+# overlayfs cannot sit on every filesystem (another overlay, in a container): then the native
+# snapshotter (plain copies) serves.
+if ! ct plugins ls | awk '$1 == "io.containerd.snapshotter.v1" && $2 == "overlayfs" && $NF == "ok"' |
+    grep -q .; then
+    export CONTAINERD_SNAPSHOTTER=native
+fi
 at_exit 'for c in $(ct containers ls -q); do ct tasks kill -s KILL $c; ct tasks delete -f $c; ct containers rm $c; done'
 at_exit 'ct images rm "$IMAGE" "$IMAGE_USER"'
 
