@@ -180,6 +180,22 @@ ex_cap_drop() {
     expect_match "chown refused" 'Operation not permitted' "$out"
 }
 
+ex_default_devices() {
+    # podman's spec only denies every device: the runtime's default list must let these through.
+    local out
+    out=$(prun --rm "$IMAGE" sh -c 'echo x >/dev/null && head -c 4 /dev/zero | wc -c &&
+        head -c 4 /dev/urandom | wc -c && (echo x >/dev/full) 2>&1; ls /dev/ptmx /dev/tty')
+    expect_eq devices "$(printf '4\n4\nsh: write error: No space left on device\n/dev/ptmx\n/dev/tty')" "$out"
+}
+
+ex_seccomp() {
+    # podman's profile: an allow list with defaultErrnoRet; the filter is on, and unconfined
+    # turns it off.
+    expect_eq "filter" "Seccomp:	2" "$(prun --rm "$IMAGE" grep '^Seccomp:' /proc/self/status)"
+    expect_eq "unconfined" "Seccomp:	0" "$(prun --rm --security-opt seccomp=unconfined "$IMAGE" \
+        grep '^Seccomp:' /proc/self/status)"
+}
+
 ex_network_none() {
     local out
     out=$(prun --rm --network none "$IMAGE" sh -c 'ls /sys/class/net | tr "\n" " "')
@@ -242,6 +258,8 @@ check "--memory" ex_memory
 check "--pids-limit" ex_pids_limit
 check "--user 1000:1000" ex_user
 check "--cap-drop" ex_cap_drop
+check "the default devices work" ex_default_devices
+check "podman's seccomp profile" ex_seccomp
 check "--network none" ex_network_none
 check "--tmpfs with tmpcopyup" ex_tmpfs_copyup
 check "pause, unpause and update" ex_pause_update
