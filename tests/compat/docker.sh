@@ -213,6 +213,13 @@ ex_runtime_error() {
     out=$(drun --rm "$IMAGE" /etc/passwd 2>&1) || rc=$?
     expect_eq "exit status (not executable)" 126 "$rc"
     expect_match "berth's message" '/etc/passwd": permission denied' "$out"
+    # exec: Docker says 126 for any exec the runtime refuses, as with runc.
+    drun -d --name err1 "$IMAGE" sleep 1000 >/dev/null
+    rc=0
+    out=$(dk exec err1 no-such-command 2>&1) || rc=$?
+    dk rm -f err1 >/dev/null
+    expect_eq "exec exit status" 126 "$rc"
+    expect_match "berth's message" 'exec: "no-such-command": executable file not found in \$PATH' "$out"
 }
 
 check "run to completion with an exit code" ex_exit_code

@@ -242,6 +242,12 @@ ex_runtime_error() {
     out=$(prun --rm "$IMAGE" /etc/passwd 2>&1) || rc=$?
     expect_eq "exit status (not executable)" 126 "$rc"
     expect_match "berth's message" '/etc/passwd": permission denied' "$out"
+    prun -d --name err1 "$IMAGE" sleep 1000 >/dev/null
+    rc=0
+    out=$(pm exec err1 no-such-command 2>&1) || rc=$?
+    pm rm -f -t 0 err1 >/dev/null
+    expect_eq "exec exit status" 127 "$rc"
+    expect_match "berth's message" 'executable file not found' "$out"
 }
 
 check "run to completion with an exit code" ex_exit_code
