@@ -16,6 +16,7 @@ struct cli_global {
     bool systemd_cgroup;
     const char *rootless; /* true, false, auto */
     bool is_rootless;     /* what --rootless (or the euid, for auto) decided */
+    char **argv;          /* the whole command line, to re-run from a sealed copy of berth */
 
     const char *storage_root; /* layer store; default /var/lib/berth/storage */
 };

@@ -134,6 +134,7 @@ static int run(const struct cli_global *g, int argc, char **argv, struct berth_e
     struct exec_args a = {0};
     cli_parse_flags(&argp, argc, argv, ARGP_IN_ORDER, &a);
     a.o.root = g->root;
+    a.o.argv = g->argv;
     a.o.env = a.env;
     a.o.groups = a.groups;
     a.o.caps = a.caps;

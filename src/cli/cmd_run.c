@@ -46,6 +46,7 @@ static int run(const struct cli_global *g, int argc, char **argv, struct berth_e
     a.opts.id = a.id;
     a.opts.cgroup_manager = g->cgroup_manager;
     a.opts.rootless = g->is_rootless;
+    a.opts.argv = g->argv;
     return container_run(&a.opts, a.detach, a.keep, err);
 }
 

@@ -193,6 +193,7 @@ int main(int argc, char **argv)
     if (!p.g.storage_root)
         p.g.storage_root = "/var/lib/berth/storage";
 
+    p.g.argv = argv;
     int r = cmd->run(&p.g, argc - p.command_index, argv + p.command_index, &err);
     if (r < 0) {
         log_fail(err ? err->msg : strerror(-r));

@@ -24,6 +24,9 @@ struct container_create_opts {
     bool rootless;              /* cgroups are used only where they were delegated */
     /* For `run` in the foreground: keep the pty master instead of needing a console socket. */
     bool foreground;
+    /* The command line, to re-run from a sealed copy of berth when the container could reach
+     * its binary (see container/seal.h); NULL: never. */
+    char **argv;
 };
 
 /* What create leaves for `run` to carry on with. */
@@ -84,6 +87,7 @@ struct container_exec_opts {
     const char *process_label;
     const char *apparmor;
     const char *cgroup; /* a sub-cgroup of the container's to join */
+    char **argv;        /* as in container_create_opts */
 };
 
 /* Run another process in a running container's namespaces, cgroup and root, with the same

@@ -5,6 +5,7 @@
 #include "container/cgroups.h"
 #include "container/container.h"
 #include "container/hooks.h"
+#include "container/seal.h"
 #include "container/init.h"
 #include "container/state.h"
 #include "container/sync.h"
@@ -162,6 +163,9 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
         return berth_error_set(err, 0,
                                "process.terminal is true: --console-socket is required to hand "
                                "the terminal to its reader");
+    r = container_seal_if_needed(s, s->process, o->argv, err);
+    if (r < 0)
+        return r;
     if (!spec_namespace_find(s, SPEC_NS_USER)) {
         r = process_check_caps_held(s->process->capabilities, err);
         if (r < 0)

@@ -4,6 +4,7 @@
  * dumpable from its first instruction, so the container cannot ptrace or read it. */
 #include "berth/error.h"
 #include "container/container.h"
+#include "container/seal.h"
 #include "container/state.h"
 #include "container/supervise.h"
 #include "container/sync.h"
@@ -531,6 +532,9 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
     r = spec_load_file(j->st.config, "config.json", &j->spec, err);
     if (r == 0)
         r = build_process(o, j->spec, &j->p, err);
+    if (r < 0)
+        return r;
+    r = container_seal_if_needed(j->spec, j->p, o->argv, err);
     if (r < 0)
         return r;
     const struct spec_linux *l = j->spec->linux_;

@@ -337,7 +337,8 @@ _Noreturn void container_init_main(struct init_ctx *x)
     char *exe = NULL, **env = NULL, *state = NULL;
     /* Asked while the host's /sys is still in view. */
     bool selinux = label_selinux_enabled();
-    bool apparmor = label_apparmor_enabled();
+    const char *profile = x->spec->process->apparmor_profile;
+    bool apparmor = profile && *profile && label_apparmor_enabled();
     /* This process's copy of the runtime's program; loading it frees it. */
     struct seccomp_filter_prog seccomp = {0};
     if (x->seccomp)

@@ -364,3 +364,49 @@ def test_start_container_hook_cannot_open_the_inits_exe(berth, bundle):
     assert r.rc == 0, r
     out = open(os.path.join(bundle.rootfs, "exe.out")).read()
     assert "cannot read link: Permission denied" in out, out
+
+
+def _ptrace_caps(bundle):
+    for k in ("bounding", "effective", "permitted"):
+        bundle.config["process"]["capabilities"][k].append("CAP_SYS_PTRACE")
+
+
+def test_with_ptrace_the_init_runs_from_a_sealed_copy(berth, bundle):
+    """A container that may ptrace could open the non-dumpable init's /proc/1/exe: then berth
+    runs from a sealed memfd, and what it reaches is that copy, not the host's binary."""
+    _ptrace_caps(bundle)
+    hook = {"path": "/bin/sh",
+            "args": ["sh", "-c", "readlink /proc/1/exe > /exe.out 2>&1; "
+                     "echo x 2>>/exe.out >> /proc/1/exe || echo write-refused >> /exe.out"]}
+    bundle.config["hooks"] = {"startContainer": [hook]}
+    bundle.set_args("true")
+    before = open(berth.binary, "rb").read()
+    r = berth("run", "-b", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 0, r
+    out = open(os.path.join(bundle.rootfs, "exe.out")).read()
+    assert out.startswith("/memfd:berth"), out
+    assert "write-refused" in out, out
+    assert open(berth.binary, "rb").read() == before
+
+
+def test_with_ptrace_100_execs_leave_the_host_binary_unchanged(berth, bundle):
+    """CVE-2019-5736 against exec: the container watches for new processes, opens their
+    /proc/PID/exe and tries to write it, while berth execs into it 100 times."""
+    import hashlib
+    _ptrace_caps(bundle)
+    watcher = ("while true; do for e in /proc/[0-9]*/exe; do "
+               "case $(readlink $e 2>/dev/null) in *memfd*|*berth*) "
+               "readlink $e >> /seen; echo pwned 2>/dev/null >> $e; esac; done; done")
+    bundle.set_args("sh", "-c", watcher)
+    cid = berth.new_id()
+    digest = hashlib.sha256(open(berth.binary, "rb").read()).hexdigest()
+    berth("run", "-d", "-b", bundle.path, cid)
+    try:
+        for _ in range(100):
+            assert berth("exec", cid, "true", check=False).rc == 0
+    finally:
+        berth("delete", "--force", cid)
+    assert hashlib.sha256(open(berth.binary, "rb").read()).hexdigest() == digest
+    seen = open(os.path.join(bundle.rootfs, "seen")).read() if os.path.exists(
+        os.path.join(bundle.rootfs, "seen")) else ""
+    assert "/work" not in seen and berth.binary not in seen, seen
