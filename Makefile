@@ -2,14 +2,18 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 SAN_BUILD ?= build-san
+FUZZ_BUILD ?= build-fuzz
+# seconds each fuzz target runs in fuzz-smoke
+FUZZ_SECONDS ?= 20
 PY ?= /usr/bin/python3
 
 DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev \
 	libcmocka-dev busybox-static python3-pytest strace \
 	libarchive-dev nettle-dev libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev \
-	zlib1g-dev libxml2-dev zstd
+	zlib1g-dev libxml2-dev zstd \
+	clang libclang-rt-dev
 
-.PHONY: all deps build demo check unit integration sanitize vm-lane clean install
+.PHONY: all deps build demo check unit integration sanitize vm-lane fuzz fuzz-smoke clean install
 
 all: build
 
@@ -47,11 +51,23 @@ sanitize: $(SAN_BUILD)/build.ninja
 		BERTH=$(abspath $(SAN_BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider \
 		tests/integration
 
+# libFuzzer targets (tests/fuzz), built with clang, ASan and UBSan in their own build dir.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dstatic_bin=false \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+# Each target for FUZZ_SECONDS from its seed corpus; any crash, leak or report fails.
+fuzz-smoke: fuzz
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 check: deps
-	$(MAKE) build unit integration sanitize vm-lane
+	$(MAKE) build unit integration sanitize vm-lane fuzz-smoke
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) demo/bundle
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) demo/bundle
