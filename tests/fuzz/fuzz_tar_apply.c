@@ -5,6 +5,8 @@
  *                                     box/canary                 (the only entry box keeps)
  *                                     box/root/                  (made and removed per input)
  *
+ * box/root starts with a small tree, as a lower layer would leave it (directories, files, a
+ * fifo, and symlinks to "..", "/" and the canary), so that whiteouts have something to remove.
  * After each input the canaries must be exactly as they were (inode, mode, owner, size, link
  * count, times: a write, chmod, chown, xattr or link changes the ctime), box must hold nothing
  * but its canary, and no fd may be left open on anything under the top directory: nothing made
@@ -164,6 +166,27 @@ static void check_outside(void)
     check_box();
 }
 
+/* What lower layers left, for whiteouts and opaque directories to remove and for entries to
+ * replace; the symlinks lead out of the layer, as an image's may. */
+static void make_lower(int root)
+{
+    static const char *const dirs[] = {"etc", "var", "var/lib", "var/lib/sub", "usr", "usr/lib"};
+    static const char *const files[] = {"etc/passwd", "etc/old", "var/lib/a", "var/lib/sub/deep",
+                                        "usr/lib/libc.so"};
+    static const char *const links[][2] = {
+        {"lib", "usr/lib"}, {"up", "../.."}, {"abs", "/"}, {"canary", "../../canary"}};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+        if (mkdirat(root, dirs[i], 0755) < 0)
+            die(dirs[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        write_file(root, files[i], files[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+        if (symlinkat(links[i][1], root, links[i][0]) < 0)
+            die(links[i][0]);
+    if (mknodat(root, "etc/fifo", S_IFIFO | 0644, 0) < 0)
+        die("mkfifo");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct spec_id_mapping range = {0, 100000, 65536};
@@ -175,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int root = openat(w.box_fd, "root", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root < 0)
         die("open box/root");
+    make_lower(root);
 
     struct archive *a = archive_read_new();
     archive_read_support_format_tar(a);
