@@ -1,6 +1,8 @@
 /* Mount options of config.json (one option a line; an option may hold commas, as a JSON string
  * can), then what rootfs does with the result: the flag text of its messages and the SELinux
- * context added to the filesystem data. */
+ * context added to the filesystem data. The mount_setattr attributes must be ones the kernel
+ * takes. */
+#include <stdbool.h>
 #include <sys/mount.h>
 
 #include "berth/error.h"
@@ -9,6 +11,17 @@
 #include "linux/mnt.h"
 
 #define LABEL "system_u:object_r:container_file_t:s0:c1,c2"
+
+/* What mount_setattr(2) requires of the atime field: it is one mode, not bits, so setting a mode
+ * takes the whole field in attr_clr, and clearing takes all of it or none. */
+static bool atime_valid(uint64_t set, uint64_t clr)
+{
+    uint64_t s = set & MOUNT_ATTR__ATIME, c = clr & MOUNT_ATTR__ATIME;
+    if (!c)
+        return !s;
+    return c == MOUNT_ATTR__ATIME &&
+           (s == MOUNT_ATTR_RELATIME || s == MOUNT_ATTR_NOATIME || s == MOUNT_ATTR_STRICTATIME);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,6 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                o.flags);
     FUZZ_CHECK(!(o.relabel_shared && o.relabel_private), "z and Z both taken");
     FUZZ_CHECK(!o.data || *o.data, "empty data instead of none");
+    FUZZ_CHECK(atime_valid(o.attr_set, o.attr_clr), "attr_set %#llx attr_clr %#llx",
+               (unsigned long long)o.attr_set, (unsigned long long)o.attr_clr);
+    FUZZ_CHECK(atime_valid(o.rattr_set, o.rattr_clr), "rattr_set %#llx rattr_clr %#llx",
+               (unsigned long long)o.rattr_set, (unsigned long long)o.rattr_clr);
     /* Every byte of the data comes from an option the table does not know. */
     FUZZ_CHECK(!o.data || strlen(o.data) <= size, "data longer than the input");
 
