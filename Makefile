@@ -2,14 +2,18 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 SAN_BUILD ?= build-san
+FUZZ_BUILD ?= build-fuzz
+# seconds each fuzz target runs in fuzz-smoke
+FUZZ_SECONDS ?= 20
 PY ?= /usr/bin/python3
 
 DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev \
 	libcmocka-dev busybox-static python3-pytest strace \
 	libarchive-dev nettle-dev libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev \
-	zlib1g-dev libxml2-dev zstd go-md2man
+	zlib1g-dev libxml2-dev zstd go-md2man \
+	clang libclang-rt-dev
 
-.PHONY: all deps build demo check unit integration sanitize vm-lane compat clean install
+.PHONY: all deps build demo check unit integration sanitize vm-lane compat fuzz fuzz-smoke clean install
 
 all: build
 
@@ -51,8 +55,20 @@ sanitize: $(SAN_BUILD)/build.ninja
 		BERTH=$(abspath $(SAN_BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider \
 		tests/integration
 
+# libFuzzer targets (tests/fuzz), built with clang, ASan and UBSan in their own build dir.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dstatic_bin=false \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+# Each target for FUZZ_SECONDS from its seed corpus; any crash, leak or report fails.
+fuzz-smoke: fuzz
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 check: deps
-	$(MAKE) build unit integration sanitize vm-lane compat
+	$(MAKE) build unit integration sanitize vm-lane fuzz-smoke compat
 
 # The binary, libberth.a with its header and berth.pc, the man pages and bash completion.
 install: $(BUILD)/build.ninja
@@ -61,4 +77,4 @@ install: $(BUILD)/build.ninja
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) demo/bundle
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) demo/bundle

@@ -414,7 +414,9 @@ static int set_meta(struct applier *ap, int fd, int pfd, const char *name, const
             ap->xbuf_cap = size;
             ap->xbuf = xrealloc(ap->xbuf, size);
         }
-        memcpy(ap->xbuf, value, size);
+        /* An empty value is a value (the buffer may not exist yet). */
+        if (size)
+            memcpy(ap->xbuf, value, size);
         if (copy_shift_xattr(ap->o->uid_map, ap->o->gid_map, key, ap->xbuf, size) < 0)
             return efail(ap, ERANGE, "xattr %s holds an unmapped id", key);
         int r = fd >= 0 ? fsetxattr(fd, key, ap->xbuf, size, 0)

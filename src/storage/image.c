@@ -103,25 +103,29 @@ static json_t *image_find(json_t *images, const char *name, size_t *index)
 
 /* --- reading the layout ---------------------------------------------------------------------- */
 
-struct desc {
-    const char *media_type;
-    const char *digest;
-    json_int_t size;
-};
-
-static int desc_parse(json_t *j, const char *what, struct desc *d, struct berth_error **err)
+static void desc_clear(struct image_desc *d)
 {
-    d->media_type = json_string_value(json_object_get(j, "mediaType"));
-    d->digest = json_string_value(json_object_get(j, "digest"));
+    free(d->media_type);
+    free(d->digest);
+    memset(d, 0, sizeof(*d));
+}
+
+static int desc_parse(json_t *j, const char *what, struct image_desc *d, struct berth_error **err)
+{
+    memset(d, 0, sizeof(*d));
+    const char *media_type = json_string_value(json_object_get(j, "mediaType"));
+    const char *digest = json_string_value(json_object_get(j, "digest"));
     json_t *size = json_object_get(j, "size");
-    if (!json_is_object(j) || !d->digest || !json_is_integer(size))
+    if (!json_is_object(j) || !digest || !json_is_integer(size))
         return berth_error_set(err, 0, "%s: a descriptor needs digest and size", what);
-    if (!digest_valid(d->digest))
+    if (!digest_valid(digest))
         return berth_error_set(err, 0, "%s: digest \"%s\" is not sha256:<64 hex digits>", what,
-                               d->digest);
-    d->size = json_integer_value(size);
-    if (d->size < 0)
+                               digest);
+    if (json_integer_value(size) < 0)
         return berth_error_set(err, 0, "%s: negative size", what);
+    d->media_type = media_type ? xstrdup(media_type) : NULL;
+    d->digest = xstrdup(digest);
+    d->size = json_integer_value(size);
     return 0;
 }
 
@@ -144,13 +148,13 @@ static int blob_open(int layout, const char *digest, struct berth_error **err)
 }
 
 /* Check a blob against its descriptor: its size and its sha256. */
-static int blob_verify(int fd, const struct desc *d, struct berth_error **err)
+static int blob_verify(int fd, const struct image_desc *d, struct berth_error **err)
 {
     char got[DIGEST_STR_LEN + 1];
     size_t size;
     if (digest_fd(fd, got, &size, err) < 0)
         return berth_error_prefix(err, "blob %s", d->digest);
-    if ((json_int_t)size != d->size)
+    if ((int64_t)size != d->size)
         return berth_error_set(err, 0, "blob %s: %zu bytes, the descriptor says %lld", d->digest,
                                size, (long long)d->size);
     if (strcmp(got, d->digest) != 0)
@@ -161,18 +165,39 @@ static int blob_verify(int fd, const struct desc *d, struct berth_error **err)
     return 0;
 }
 
-static int blob_json(int layout, const struct desc *d, json_t **out, struct berth_error **err)
+/* The image_blob_fn of a layout directory; data points at its fd. */
+static int layout_blob(void *data, const struct image_desc *d, char **text, size_t *len,
+                       struct berth_error **err)
 {
-    if (d->size > (json_int_t)JSON_BLOB_MAX)
+    if (d->size > (int64_t)JSON_BLOB_MAX)
         return berth_error_set(err, E2BIG, "blob %s", d->digest);
-    _cleanup_close_ int fd = blob_open(layout, d->digest, err);
+    _cleanup_close_ int fd = blob_open(*(int *)data, d->digest, err);
     if (fd < 0)
         return fd;
     int r = blob_verify(fd, d, err);
     if (r < 0)
         return r;
+    r = fs_read_fd(fd, JSON_BLOB_MAX, text, len);
+    if (r < 0)
+        return berth_error_set(err, -r, "blob %s", d->digest);
+    return 0;
+}
+
+struct blob_source {
+    image_blob_fn fn;
+    void *data;
+};
+
+static int blob_json(const struct blob_source *src, const struct image_desc *d, json_t **out,
+                     struct berth_error **err)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    int r = src->fn(src->data, d, &text, &len, err);
+    if (r < 0)
+        return r;
     json_error_t je;
-    *out = json_loadfd(fd, 0, &je);
+    *out = json_loadb(text, len, 0, &je);
     if (!*out)
         return berth_error_set(err, 0, "blob %s:%d:%d: %s", d->digest, je.line, je.column, je.text);
     return 0;
@@ -200,8 +225,8 @@ static int platform_rank(json_t *desc)
 }
 
 /* The best manifest descriptor of an index, nested indexes searched too. */
-static int pick_manifest(int layout, json_t *index, int depth, json_t **best, int *best_rank,
-                         struct berth_error **err)
+static int pick_manifest(const struct blob_source *src, json_t *index, int depth, json_t **best,
+                         int *best_rank, struct berth_error **err)
 {
     json_t *list = json_object_get(index, "manifests");
     if (!json_is_array(list))
@@ -210,7 +235,7 @@ static int pick_manifest(int layout, json_t *index, int depth, json_t **best, in
     json_t *m;
     json_array_foreach(list, i, m)
     {
-        struct desc d;
+        _cleanup_(desc_clear) struct image_desc d;
         int r = desc_parse(m, "index: manifests", &d, err);
         if (r < 0)
             return r;
@@ -221,10 +246,10 @@ static int pick_manifest(int layout, json_t *index, int depth, json_t **best, in
             if (rank == 0)
                 continue;
             _cleanup_json_ json_t *child = NULL;
-            r = blob_json(layout, &d, &child, err);
+            r = blob_json(src, &d, &child, err);
             if (r < 0)
                 return r;
-            r = pick_manifest(layout, child, depth + 1, best, best_rank, err);
+            r = pick_manifest(src, child, depth + 1, best, best_rank, err);
             if (r < 0)
                 return r;
         } else if (is_manifest(d.media_type) && rank > *best_rank) {
@@ -234,6 +259,129 @@ static int pick_manifest(int layout, json_t *index, int depth, json_t **best, in
         }
     }
     return 0;
+}
+
+static int layer_compression(const char *mt, enum image_compression *c)
+{
+    static const struct {
+        const char *type;
+        enum image_compression c;
+    } known[] = {
+        {"application/vnd.oci.image.layer.v1.tar", IMAGE_COMPRESSION_NONE},
+        {"application/vnd.oci.image.layer.v1.tar+gzip", IMAGE_COMPRESSION_GZIP},
+        {"application/vnd.oci.image.layer.v1.tar+zstd", IMAGE_COMPRESSION_ZSTD},
+        {"application/vnd.oci.image.layer.nondistributable.v1.tar", IMAGE_COMPRESSION_NONE},
+        {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", IMAGE_COMPRESSION_GZIP},
+        {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", IMAGE_COMPRESSION_ZSTD},
+        {"application/vnd.docker.image.rootfs.diff.tar", IMAGE_COMPRESSION_NONE},
+        {"application/vnd.docker.image.rootfs.diff.tar.gzip", IMAGE_COMPRESSION_GZIP},
+        {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", IMAGE_COMPRESSION_GZIP},
+    };
+    for (size_t i = 0; mt && i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(mt, known[i].type) == 0) {
+            *c = known[i].c;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+/* The manifest's layers with the config's diff_ids. */
+static int plan_layers(json_t *manifest, json_t *config, struct image_plan *p,
+                       struct berth_error **err)
+{
+    json_t *layers = json_object_get(manifest, "layers");
+    json_t *rootfs = json_object_get(config, "rootfs");
+    json_t *diff_ids = json_object_get(rootfs, "diff_ids");
+    const char *type = json_string_value(json_object_get(rootfs, "type"));
+    if (!json_is_array(layers))
+        return berth_error_set(err, 0, "manifest: \"layers\" is not an array");
+    if (!type || strcmp(type, "layers") != 0 || !json_is_array(diff_ids))
+        return berth_error_set(err, 0, "config: rootfs must be of type \"layers\" with diff_ids");
+    size_t n = json_array_size(layers);
+    if (n != json_array_size(diff_ids))
+        return berth_error_set(err, 0, "manifest has %zu layers, config has %zu diff_ids", n,
+                               json_array_size(diff_ids));
+    if (n > MAX_LAYERS)
+        return berth_error_set(err, 0, "manifest has %zu layers, more than %d", n, MAX_LAYERS);
+    if (n == 0)
+        return berth_error_set(err, 0, "manifest has no layers");
+    p->layers = xcalloc(n, sizeof(*p->layers));
+    for (size_t i = 0; i < n; i++) {
+        struct image_layer_desc *l = &p->layers[i];
+        _cleanup_free_ char *what = xasprintf("manifest: layer %zu", i);
+        int r = desc_parse(json_array_get(layers, i), what, &l->blob, err);
+        if (r < 0)
+            return r;
+        p->n_layers = i + 1;
+        if (layer_compression(l->blob.media_type, &l->compression) < 0)
+            return berth_error_set(err, 0, "%s: unsupported media type %s", what,
+                                   l->blob.media_type ? l->blob.media_type : "(none)");
+        const char *diff_id = json_string_value(json_array_get(diff_ids, i));
+        if (!digest_valid(diff_id))
+            return berth_error_set(err, 0, "config: diff_ids[%zu] is not a sha256 digest", i);
+        l->diff_id = xstrdup(diff_id);
+    }
+    return 0;
+}
+
+int image_plan_read(const char *index, size_t len, image_blob_fn blob, void *data,
+                    struct image_plan *out, struct berth_error **err)
+{
+    memset(out, 0, sizeof(*out));
+    const struct blob_source src = {blob, data};
+    json_error_t je;
+    _cleanup_json_ json_t *doc = json_loadb(index, len, 0, &je);
+    if (!doc)
+        return berth_error_set(err, 0, "index.json:%d:%d: %s", je.line, je.column, je.text);
+    _cleanup_json_ json_t *chosen = NULL;
+    int rank = 0;
+    int r = pick_manifest(&src, doc, 0, &chosen, &rank, err);
+    if (r < 0)
+        return r;
+    if (!chosen)
+        return berth_error_set(err, 0, "no linux/amd64 image manifest");
+
+    _cleanup_(image_plan_clear) struct image_plan p = {0};
+    r = desc_parse(chosen, "index", &p.manifest, err);
+    if (r < 0)
+        return r;
+    const char *name = json_string_value(json_object_get(json_object_get(chosen, "annotations"),
+                                                         "org.opencontainers.image.ref.name"));
+    p.ref_name = name ? xstrdup(name) : NULL;
+    _cleanup_json_ json_t *manifest = NULL, *config = NULL;
+    r = blob_json(&src, &p.manifest, &manifest, err);
+    if (r < 0)
+        return berth_error_prefix(err, "manifest");
+    r = desc_parse(json_object_get(manifest, "config"), "manifest: config", &p.config, err);
+    if (r < 0)
+        return r;
+    r = blob_json(&src, &p.config, &config, err);
+    if (r < 0)
+        return berth_error_prefix(err, "config");
+    r = plan_layers(manifest, config, &p, err);
+    if (r < 0)
+        return r;
+    json_t *run = json_object_get(config, "config");
+    p.run_config = json_is_object(run) ? json_dumps(run, JSON_COMPACT) : xstrdup("{}");
+    if (!p.run_config)
+        return berth_error_set(err, ENOMEM, "config: encode its \"config\" object");
+    *out = p;
+    memset(&p, 0, sizeof(p));
+    return 0;
+}
+
+void image_plan_clear(struct image_plan *p)
+{
+    desc_clear(&p->manifest);
+    desc_clear(&p->config);
+    free(p->ref_name);
+    free(p->run_config);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        desc_clear(&p->layers[i].blob);
+        free(p->layers[i].diff_id);
+    }
+    free(p->layers);
+    memset(p, 0, sizeof(*p));
 }
 
 /* A layout given as a tar: only the names a layout has are taken, into a fresh directory of the
@@ -292,37 +440,9 @@ static int extract_layout(struct storage *s, const char *tarfile, int tmpfd,
 
 /* --- layers ---------------------------------------------------------------------------------- */
 
-enum compression { COMP_NONE, COMP_GZIP, COMP_ZSTD };
-
-static int layer_compression(const char *mt, enum compression *c)
-{
-    static const struct {
-        const char *type;
-        enum compression c;
-    } known[] = {
-        {"application/vnd.oci.image.layer.v1.tar", COMP_NONE},
-        {"application/vnd.oci.image.layer.v1.tar+gzip", COMP_GZIP},
-        {"application/vnd.oci.image.layer.v1.tar+zstd", COMP_ZSTD},
-        {"application/vnd.oci.image.layer.nondistributable.v1.tar", COMP_NONE},
-        {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", COMP_GZIP},
-        {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", COMP_ZSTD},
-        {"application/vnd.docker.image.rootfs.diff.tar", COMP_NONE},
-        {"application/vnd.docker.image.rootfs.diff.tar.gzip", COMP_GZIP},
-        {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", COMP_GZIP},
-    };
-    for (size_t i = 0; mt && i < sizeof(known) / sizeof(known[0]); i++)
-        if (strcmp(mt, known[i].type) == 0) {
-            *c = known[i].c;
-            return 0;
-        }
-    return -EINVAL;
-}
-
 struct layer_job {
     int layout;
-    struct desc desc;
-    enum compression comp;
-    const char *diff_id;
+    const struct image_layer_desc *layer;
     struct apply_options apply;
     struct progress *bar;
 };
@@ -432,10 +552,10 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
         s.buf[i] = xmalloc(STREAM_BUF);
     digest_init(&s.d);
     int want = ARCHIVE_FILTER_NONE;
-    if (j->comp == COMP_GZIP) {
+    if (j->layer->compression == IMAGE_COMPRESSION_GZIP) {
         archive_read_support_filter_gzip(s.outer);
         want = ARCHIVE_FILTER_GZIP;
-    } else if (j->comp == COMP_ZSTD) {
+    } else if (j->layer->compression == IMAGE_COMPRESSION_ZSTD) {
         archive_read_support_filter_zstd(s.outer);
         want = ARCHIVE_FILTER_ZSTD;
     }
@@ -450,7 +570,7 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
         r = archive_fail(err, s.outer, "decompress");
     else if (archive_filter_code(s.outer, 0) != want)
         r = berth_error_set(err, 0, "the blob is not what its media type %s says",
-                            j->desc.media_type);
+                            j->layer->blob.media_type);
     else if (pthread_create(&producer, NULL, stream_produce, &s) != 0)
         r = berth_error_set(err, EAGAIN, "start the decompressor");
     else
@@ -478,9 +598,9 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
     if (r == 0) {
         char got[DIGEST_STR_LEN + 1];
         digest_final(&s.d, got);
-        if (strcmp(got, j->diff_id) != 0)
+        if (strcmp(got, j->layer->diff_id) != 0)
             r = berth_error_set(err, 0, "diffID mismatch: the config says %s, the layer is %s",
-                                j->diff_id, got);
+                                j->layer->diff_id, got);
     }
     archive_read_free(inner);
     archive_read_free(s.outer);
@@ -495,16 +615,16 @@ static int apply_layer_blob(struct layer_job *j, int fd, int layer_fd, struct co
 static int populate_layer(void *data, int layer_fd, struct copy_stats *st, struct berth_error **err)
 {
     struct layer_job *j = data;
-    _cleanup_close_ int fd = blob_open(j->layout, j->desc.digest, err);
+    _cleanup_close_ int fd = blob_open(j->layout, j->layer->blob.digest, err);
     if (fd < 0)
         return fd;
     /* Verified before a byte of it is parsed. */
-    int r = blob_verify(fd, &j->desc, err);
+    int r = blob_verify(fd, &j->layer->blob, err);
     if (r < 0)
         return r;
     r = apply_layer_blob(j, fd, layer_fd, st, err);
     if (r < 0)
-        return berth_error_prefix(err, "blob %s", j->desc.digest);
+        return berth_error_prefix(err, "blob %s", j->layer->blob.digest);
     return 0;
 }
 
@@ -557,48 +677,25 @@ struct import {
     json_t *layer_ids;
 };
 
-static int import_layers(struct import *im, json_t *manifest, json_t *config, char **top,
+static int import_layers(struct import *im, const struct image_plan *plan, char **top,
                          struct berth_error **err)
 {
-    json_t *layers = json_object_get(manifest, "layers");
-    json_t *rootfs = json_object_get(config, "rootfs");
-    json_t *diff_ids = json_object_get(rootfs, "diff_ids");
-    const char *type = json_string_value(json_object_get(rootfs, "type"));
-    if (!json_is_array(layers))
-        return berth_error_set(err, 0, "manifest: \"layers\" is not an array");
-    if (!type || strcmp(type, "layers") != 0 || !json_is_array(diff_ids))
-        return berth_error_set(err, 0, "config: rootfs must be of type \"layers\" with diff_ids");
-    size_t n = json_array_size(layers);
-    if (n != json_array_size(diff_ids))
-        return berth_error_set(err, 0, "manifest has %zu layers, config has %zu diff_ids", n,
-                               json_array_size(diff_ids));
-    if (n > MAX_LAYERS)
-        return berth_error_set(err, 0, "manifest has %zu layers, more than %d", n, MAX_LAYERS);
-
     char chain[DIGEST_STR_LEN + 1];
     _cleanup_free_ char *parent = NULL;
+    size_t n = plan->n_layers;
     for (size_t i = 0; i < n; i++) {
         struct layer_job j = {
             .layout = im->layout,
+            .layer = &plan->layers[i],
             .apply = {im->o->uid_map, im->o->gid_map},
         };
-        _cleanup_free_ char *what = xasprintf("manifest: layer %zu", i);
-        int r = desc_parse(json_array_get(layers, i), what, &j.desc, err);
-        if (r < 0)
-            return r;
-        if (layer_compression(j.desc.media_type, &j.comp) < 0)
-            return berth_error_set(err, 0, "%s: unsupported media type %s", what,
-                                   j.desc.media_type ? j.desc.media_type : "(none)");
-        j.diff_id = json_string_value(json_array_get(diff_ids, i));
-        if (!digest_valid(j.diff_id))
-            return berth_error_set(err, 0, "config: diff_ids[%zu] is not a sha256 digest", i);
-        chain_next(i ? chain : NULL, j.diff_id, chain);
+        chain_next(i ? chain : NULL, j.layer->diff_id, chain);
         _cleanup_free_ char *id = layer_id(chain, im->o);
         json_array_append_new(im->layer_ids, json_string(id));
         if (!storage_layer_exists(im->s, id)) {
             if (im->o->progress) {
                 _cleanup_free_ char *label = xasprintf("layer %zu/%zu", i + 1, n);
-                j.bar = progress_new(label, (uint64_t)j.desc.size);
+                j.bar = progress_new(label, (uint64_t)j.layer->blob.size);
             }
             struct storage_layer_opts lo = {
                 .populate = populate_layer,
@@ -606,7 +703,8 @@ static int import_layers(struct import *im, json_t *manifest, json_t *config, ch
                 .progress = im->o->progress,
                 .parent_is_mapped = true,
             };
-            r = storage_layer_create(im->s, id, parent, im->o->uid_map, im->o->gid_map, &lo, err);
+            int r =
+                storage_layer_create(im->s, id, parent, im->o->uid_map, im->o->gid_map, &lo, err);
             progress_done(j.bar);
             if (r < 0)
                 return berth_error_prefix(err, "layer %zu", i);
@@ -616,8 +714,6 @@ static int import_layers(struct import *im, json_t *manifest, json_t *config, ch
         free(parent);
         parent = TAKE_PTR(id);
     }
-    if (!parent)
-        return berth_error_set(err, 0, "manifest has no layers");
     *top = TAKE_PTR(parent);
     return 0;
 }
@@ -663,8 +759,7 @@ static int check_layout_version(int layout, struct berth_error **err)
     return 0;
 }
 
-static int do_import(struct import *im, const char *source, json_t *images, json_t **record,
-                     struct berth_error **err)
+static int do_import(struct import *im, json_t *images, json_t **record, struct berth_error **err)
 {
     int r = check_layout_version(im->layout, err);
     if (r < 0)
@@ -674,37 +769,16 @@ static int do_import(struct import *im, const char *source, json_t *images, json
     r = fs_read_file_at(im->layout, "index.json", JSON_BLOB_MAX, &text, &len, err);
     if (r < 0)
         return r;
-    json_error_t je;
-    _cleanup_json_ json_t *index = json_loadb(text, len, 0, &je);
-    if (!index)
-        return berth_error_set(err, 0, "index.json:%d:%d: %s", je.line, je.column, je.text);
-    _cleanup_json_ json_t *chosen = NULL;
-    int rank = 0;
-    r = pick_manifest(im->layout, index, 0, &chosen, &rank, err);
+    _cleanup_(image_plan_clear) struct image_plan plan = {0};
+    r = image_plan_read(text, len, layout_blob, &im->layout, &plan, err);
     if (r < 0)
         return r;
-    if (!chosen)
-        return berth_error_set(err, 0, "%s: no linux/amd64 image manifest", source);
-
-    struct desc md, cd;
-    desc_parse(chosen, "index", &md, err);
-    _cleanup_json_ json_t *manifest = NULL, *config = NULL;
-    r = blob_json(im->layout, &md, &manifest, err);
-    if (r < 0)
-        return berth_error_prefix(err, "manifest");
-    r = desc_parse(json_object_get(manifest, "config"), "manifest: config", &cd, err);
-    if (r < 0)
-        return r;
-    r = blob_json(im->layout, &cd, &config, err);
-    if (r < 0)
-        return berth_error_prefix(err, "config");
 
     const char *name = im->o->name;
     if (!name)
-        name = json_string_value(json_object_get(json_object_get(chosen, "annotations"),
-                                                 "org.opencontainers.image.ref.name"));
+        name = plan.ref_name;
     if (!name)
-        name = md.digest;
+        name = plan.manifest.digest;
     if (!image_name_valid(name))
         return berth_error_set(err, 0, "image name \"%s\": 1 to 255 letters, digits or ._:/@-",
                                name);
@@ -712,17 +786,20 @@ static int do_import(struct import *im, const char *source, json_t *images, json
         return berth_error_set(err, EEXIST, "image %s (berth image rm it first)", name);
 
     _cleanup_free_ char *top = NULL;
-    r = import_layers(im, manifest, config, &top, err);
+    r = import_layers(im, &plan, &top, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *created = storage_timestamp();
     /* What a container made from the image runs is in the config's "config" object; the blob
      * itself is not kept, so that object is. */
-    json_t *run = json_object_get(config, "config");
-    run = json_is_object(run) ? json_incref(run) : json_object();
-    *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:o}", "name", name, "digest", md.digest,
-                        "config", cd.digest, "top", top, "layers", im->layer_ids, "created",
-                        created, "run_config", run);
+    json_t *run = json_loads(plan.run_config, 0, NULL);
+    if (!json_is_object(run)) {
+        json_decref(run);
+        run = json_object();
+    }
+    *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:o}", "name", name, "digest",
+                        plan.manifest.digest, "config", plan.config.digest, "top", top, "layers",
+                        im->layer_ids, "created", created, "run_config", run);
     return 0;
 }
 
@@ -743,7 +820,7 @@ int image_import(struct storage *s, const char *source, const struct image_impor
     int tmpfd = -1;
     im.layout = open_source(s, source, &tmpfd, err);
     json_t *record = NULL;
-    r = im.layout < 0 ? im.layout : do_import(&im, source, images, &record, err);
+    r = im.layout < 0 ? im.layout : do_import(&im, images, &record, err);
     if (r == 0) {
         json_array_append_new(images, record);
         r = images_save(s, images, err);
