@@ -6,6 +6,9 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/random.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +146,10 @@ static void print_version(void)
 int main(int argc, char **argv)
 {
     struct global_parse p = {.command_index = -1};
+    /* jansson seeds its hashes from /dev/urandom (open, read, close) unless given a seed. */
+    uint32_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed) && seed)
+        json_object_seed(seed);
     argp_err_exit_status = 1;
     argp_parse(&global_argp, argc, argv, ARGP_IN_ORDER, NULL, &p);
 

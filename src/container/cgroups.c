@@ -24,8 +24,9 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
         /* Not delegated to this user: run without, as runc does. */
         log_debug("rootless: no cgroup: %s", (*err)->msg);
         berth_error_freep(err);
-        if (l && l->resources && (l->resources->memory || l->resources->cpu ||
-                                  l->resources->has_pids_limit || l->resources->block_io))
+        if (l && l->resources &&
+            (l->resources->memory || l->resources->cpu || l->resources->has_pids_limit ||
+             l->resources->block_io))
             log_warn("linux.resources ignored: the cgroup is not delegated to this user");
         return 0;
     }
@@ -53,13 +54,17 @@ int container_cgroup_mounts(const struct cgroup *cg, struct rootfs_cgroup **out,
     if (!cg)
         return 0;
     *unified = cgroup_get_mode(cg) == CGROUP_MODE_UNIFIED;
+    /* In the order the host mounted the hierarchies, the order runc shows them in. */
     size_t count = cgroup_dir_count(cg);
     struct rootfs_cgroup *list = xcalloc(count ? count : 1, sizeof(*list));
     for (size_t i = 0; i < count; i++) {
         const char *controllers, *path;
         cgroup_dir_at(cg, i, &controllers, &path);
-        list[i].name = xstrdup(controllers);
-        list[i].host_path = xstrdup(path);
+        size_t at = i, mi = cgroup_dir_mount_index(cg, i);
+        for (; at > 0 && cgroup_dir_mount_index(cg, list[at - 1].dir) > mi; at--)
+            list[at] = list[at - 1];
+        list[at] = (struct rootfs_cgroup){
+            .name = xstrdup(controllers), .host_path = xstrdup(path), .dir = i};
     }
     *out = list;
     *n = count;

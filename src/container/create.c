@@ -8,6 +8,7 @@
 #include "container/seal.h"
 #include "container/init.h"
 #include "container/state.h"
+#include "container/supervise.h"
 #include "container/sync.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/console.h"
@@ -575,6 +576,12 @@ static int create(struct create_job *j, struct berth_error **err)
 int container_create(const struct container_create_opts *opts, struct container_created *out,
                      struct berth_error **err)
 {
+    return container_create_held(opts, out, NULL, err);
+}
+
+int container_create_held(const struct container_create_opts *opts, struct container_created *out,
+                          struct container_held *held, struct berth_error **err)
+{
     struct create_job j = {
         .opts = opts, .rootfd = -1, .dirfd = -1, .pidfd = -1, .sock = -1, .console_master = -1};
     int r = create(&j, err);
@@ -589,6 +596,12 @@ int container_create(const struct container_create_opts *opts, struct container_
         out->console_master = j.console_master;
         j.pidfd = -1;
         j.console_master = -1;
+    }
+    if (held) {
+        held->rootfd = TAKE_FD(j.rootfd);
+        held->dirfd = TAKE_FD(j.dirfd);
+        held->st = j.st;
+        memset(&j.st, 0, sizeof(j.st));
     }
     job_free(&j);
     return 0;

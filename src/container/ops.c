@@ -3,6 +3,7 @@
 #include "container/container.h"
 #include "container/hooks.h"
 #include "container/state.h"
+#include "container/supervise.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/label.h"
 #include "linux/process.h"
@@ -12,6 +13,7 @@
 #include "util/mem.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -99,12 +101,48 @@ static char *state_text(const struct container_state *st, enum container_status 
     return s;
 }
 
+static int start_handle(struct handle *hp, const char *id, struct berth_error **err);
+
 int container_start(const char *root, const char *id, struct berth_error **err)
 {
     _cleanup_(handle_close) struct handle h;
     int r = handle_open(root, id, true, &h, err);
     if (r < 0)
         return r;
+    return start_handle(&h, id, err);
+}
+
+/* A handle on what `run` holds: borrowed, never closed here. */
+static struct handle held_handle(struct container_held *held, enum container_status status)
+{
+    return (struct handle){.rootfd = held->rootfd,
+                           .dirfd = held->dirfd,
+                           .st = held->st,
+                           .have_state = true,
+                           .status = status};
+}
+
+int container_start_held(struct container_held *held, const char *id, struct berth_error **err)
+{
+    struct handle h = held_handle(held, CONTAINER_CREATED);
+    int r = start_handle(&h, id, err);
+    flock(held->dirfd, LOCK_UN);
+    return r;
+}
+
+void container_held_clear(struct container_held *held)
+{
+    if (held->dirfd >= 0)
+        close(held->dirfd);
+    if (held->rootfd >= 0)
+        close(held->rootfd);
+    held->rootfd = held->dirfd = -1;
+    container_state_clear(&held->st);
+}
+
+static int start_handle(struct handle *hp, const char *id, struct berth_error **err)
+{
+    struct handle h = *hp;
     if (h.status != CONTAINER_CREATED)
         return berth_error_set(err, 0, "cannot start container \"%s\": it is %s, not created", id,
                                container_status_name(h.status));
@@ -277,6 +315,9 @@ static void release_labels(const char *root, const char *id, json_t *labels)
     }
 }
 
+static int delete_handle(const char *root, const char *id, struct handle *hp, bool force,
+                         struct berth_error **err);
+
 int container_delete(const char *root, const char *id, bool force, struct berth_error **err)
 {
     _cleanup_(handle_close) struct handle h;
@@ -293,6 +334,29 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
     }
     if (r < 0)
         return r;
+    return delete_handle(root, id, &h, force, err);
+}
+
+int container_delete_held(struct container_held *held, const char *root, const char *id,
+                          bool reaped, struct berth_error **err)
+{
+    int r = container_dir_relock(held->dirfd, id, err);
+    if (r == -ENOENT) {
+        berth_error_freep(err);
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    struct handle h =
+        held_handle(held, reaped ? CONTAINER_STOPPED : container_status_of(held->dirfd, &held->st));
+    return delete_handle(root, id, &h, true, err);
+}
+
+static int delete_handle(const char *root, const char *id, struct handle *hp, bool force,
+                         struct berth_error **err)
+{
+    struct handle h = *hp;
+    int r;
     if ((h.status == CONTAINER_RUNNING || h.status == CONTAINER_PAUSED) && !force)
         return berth_error_set(err, 0, "cannot delete container \"%s\" that is not stopped: %s", id,
                                container_status_name(h.status));
@@ -318,7 +382,13 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
         hooks_run_warn(hooks, n, "poststop", state);
     }
     hooks_free_array(hooks, n);
-    r = fs_remove_tree_at(h.rootfd, id, err);
+    /* The directory holds state.json alone once the container has started; anything else (an
+     * exec.fifo, a create's leftovers) takes the general way. */
+    if (unlinkat(h.dirfd, CONTAINER_STATE_FILE, 0) == 0 &&
+        unlinkat(h.rootfd, id, AT_REMOVEDIR) == 0)
+        r = 0;
+    else
+        r = fs_remove_tree_at(h.rootfd, id, err);
     if (r == 0 && h.st.label)
         release_labels(root, id, h.st.label);
     return r;

@@ -127,7 +127,8 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
     }
 
     struct container_created c;
-    int r = container_create(&o, &c, err);
+    _cleanup_(container_held_clear) struct container_held held = {.rootfd = -1, .dirfd = -1};
+    int r = container_create_held(&o, &c, &held, err);
     if (r < 0) {
         /* create has taken back all it made (and must not touch a container of the same name
          * that existed before). */
@@ -135,7 +136,7 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
             sigprocmask(SIG_SETMASK, &old, NULL);
         return r;
     }
-    r = container_start(o.root, o.id, err);
+    r = container_start_held(&held, o.id, err);
     if (r < 0 || detach) {
         close(c.pidfd);
         if (c.console_master >= 0)
@@ -144,7 +145,7 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
             sigprocmask(SIG_SETMASK, &old, NULL);
         if (r < 0 && !keep) {
             struct berth_error *e = NULL;
-            container_delete(o.root, o.id, true, &e);
+            container_delete_held(&held, o.root, o.id, false, &e);
             berth_error_free(e);
         }
         return r;
@@ -157,7 +158,7 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (!keep) {
         struct berth_error *e = NULL;
-        if (container_delete(o.root, o.id, true, &e) < 0) {
+        if (container_delete_held(&held, o.root, o.id, true, &e) < 0) {
             log_warn("%s", e->msg);
             berth_error_free(e);
         }

@@ -116,20 +116,28 @@ int container_dir_open(int rootfd, const char *id, bool lock, struct berth_error
         return berth_error_set(err, errno, "open state directory for \"%s\"", id);
     }
     if (lock) {
-        int r = lock_dir(fd, id, err);
+        int r = container_dir_relock(fd, id, err);
         if (r < 0) {
             close(fd);
             return r;
         }
-        /* Removed while we waited for the lock: it no longer exists. */
-        struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
-            close(fd);
-            berth_error_set(err, 0, "container \"%s\" does not exist", id);
-            return -ENOENT;
-        }
     }
     return fd;
+}
+
+int container_dir_relock(int dirfd, const char *id, struct berth_error **err)
+{
+    int r = lock_dir(dirfd, id, err);
+    if (r < 0)
+        return r;
+    /* Removed while we waited for the lock: it no longer exists. */
+    struct stat st;
+    if (fstat(dirfd, &st) == 0 && st.st_nlink == 0) {
+        flock(dirfd, LOCK_UN);
+        berth_error_set(err, 0, "container \"%s\" does not exist", id);
+        return -ENOENT;
+    }
+    return 0;
 }
 
 static void set_str(json_t *o, const char *k, const char *v)

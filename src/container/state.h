@@ -48,6 +48,8 @@ int container_root_open(const char *root, bool create, struct berth_error **err)
 int container_dir_create(int rootfd, const char *id, struct berth_error **err);
 /* Open and lock an existing <root>/<id>: `container "x" does not exist` when missing. */
 int container_dir_open(int rootfd, const char *id, bool lock, struct berth_error **err);
+/* Lock an open <root>/<id> again: -ENOENT (`does not exist`) when it was removed meanwhile. */
+int container_dir_relock(int dirfd, const char *id, struct berth_error **err);
 
 int container_state_write(int dirfd, const struct container_state *st, struct berth_error **err);
 int container_state_read(int dirfd, const char *id, struct container_state *st,

@@ -99,9 +99,12 @@ static int make_node(int dirfd, const char *base, const struct spec_device *d, b
     mode_t type = node_type(d->type);
     struct stat st;
 
-    /* mknod first: on a fresh /dev nothing is in the way, and EEXIST says when something is. */
-    if (!userns && mknodat(dirfd, base, type | perm, rdev) == 0)
-        goto made;
+    /* mknod first: on a fresh /dev nothing is in the way, and EEXIST says when something is.
+     * The node made is the one asked for, with its exact mode (the umask is 0 here). */
+    if (!userns && mknodat(dirfd, base, type | perm, rdev) == 0) {
+        st.st_mode = type | perm;
+        goto owner;
+    }
     if (!userns && errno != EEXIST)
         return berth_error_set(err, errno, "device %s: mknod %c %lld:%lld", d->path, d->type,
                                (long long)d->major, (long long)d->minor);
@@ -148,7 +151,6 @@ static int make_node(int dirfd, const char *base, const struct spec_device *d, b
     if (mknodat(dirfd, base, type | perm, rdev) < 0)
         return berth_error_set(err, errno, "device %s: mknod %c %lld:%lld", d->path, d->type,
                                (long long)d->major, (long long)d->minor);
-made:
     if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !is_node(&st, type, rdev))
         return berth_error_set(err, 0, "device %s: the node changed after it was made", d->path);
 owner:

@@ -276,15 +276,6 @@ int mnt_move(int from_fd, int to_fd)
                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-int mnt_move_at(int from_fd, int to_dfd, const char *name)
-{
-    if (!*name || strchr(name, '/')) {
-        errno = EINVAL;
-        return -1;
-    }
-    return (int)syscall(SYS_move_mount, from_fd, "", to_dfd, name, MOVE_MOUNT_F_EMPTY_PATH);
-}
-
 int mnt_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation,
                    int userns_fd)
 {

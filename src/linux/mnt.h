@@ -49,9 +49,6 @@ char *mnt_flags_text(unsigned long flags);
 /* Thin wrappers over the new mount API (glibc 2.36 lacks some of them). */
 int mnt_open_tree(int dfd, const char *path, unsigned flags);
 int mnt_move(int from_fd, int to_fd);
-/* Move onto the entry `name` of the directory to_dfd: one component, a final symlink not
- * followed. For a directory berth made itself on a mount nobody else has seen yet. */
-int mnt_move_at(int from_fd, int to_dfd, const char *name);
 int mnt_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t propagation,
                    int userns_fd);
 

@@ -39,9 +39,18 @@ static void cap_lists(const struct spec_capabilities *c, const int *lists[5], si
     lists[4] = c->ambient, ns[4] = c->n_ambient;
 }
 
-/* CapPrm and CapBnd of this process, from one read of /proc/self/status. */
+/* CapPrm and CapBnd of this process, from one read of /proc/self/status. The first read is
+ * kept: a container's init is cloned from the process that checked its capabilities, and
+ * inherits both the bounding set and this copy of it. */
 static int read_own_caps(unsigned long long *prm, unsigned long long *bnd, struct berth_error **err)
 {
+    static bool known;
+    static unsigned long long known_prm, known_bnd;
+    if (known) {
+        *prm = known_prm;
+        *bnd = known_bnd;
+        return 0;
+    }
     _cleanup_free_ char *text = NULL;
     int r = fs_read_file_at(AT_FDCWD, "/proc/self/status", 64 * 1024, &text, NULL, err);
     if (r < 0)
@@ -50,60 +59,16 @@ static int read_own_caps(unsigned long long *prm, unsigned long long *bnd, struc
     const char *b = strstr(text, "\nCapBnd:");
     if (!p || !b)
         return berth_error_set(err, 0, "/proc/self/status has no capability lines");
-    *prm = strtoull(p + 8, NULL, 16);
-    *bnd = strtoull(b + 8, NULL, 16);
+    *prm = known_prm = strtoull(p + 8, NULL, 16);
+    *bnd = known_bnd = strtoull(b + 8, NULL, 16);
+    known = true;
     return 0;
 }
 
 static char *cap_name(int cap)
 {
-    /* Names as in config.json; the list is the kernel's, in order. */
-    static const char *const names[] = {
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    };
-    if (cap >= 0 && (size_t)cap < ARRAY_SIZE(names))
-        return xstrdup(names[cap]);
-    return xasprintf("capability %d", cap);
+    char *name = spec_cap_name(cap);
+    return name ? name : xasprintf("capability %d", cap);
 }
 
 int process_check_caps_held(const struct spec_capabilities *caps, struct berth_error **err)
@@ -357,6 +322,12 @@ int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allow
     for (size_t i = 0; i < c->n_ambient; i++) {
         /* The kernel refuses an ambient capability that is not also inheritable and permitted;
          * default specs ask for ambient without inheritable, so that is not fatal. */
+        int cap = c->ambient[i];
+        if (!(data[cap / 32].inheritable & data[cap / 32].permitted & (1U << (cap % 32)))) {
+            _cleanup_free_ char *name = cap_name(cap);
+            log_debug("process.capabilities.ambient: %s is not inheritable and permitted", name);
+            continue;
+        }
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c->ambient[i], 0, 0) < 0) {
             _cleanup_free_ char *name = cap_name(c->ambient[i]);
             log_debug("process.capabilities.ambient: cannot raise %s: %s", name, strerror(errno));

@@ -145,23 +145,69 @@ static char *target_in_root(const struct rootfs_ctx *c, int fd)
 /* The destination rules once more, on where the target really is: a symlink in the image must
  * not carry a mount onto the rootfs itself or into /proc. *where (optional) gets the resolved
  * path. */
-static int check_target(const struct rootfs_ctx *c, const struct spec_mount *m, int fd,
-                        char **where, struct berth_error **err)
+static int check_target_at(const struct spec_mount *m, int fd, char *at, bool on_fresh_dir,
+                           char **where, struct berth_error **err)
 {
-    _cleanup_free_ char *at = target_in_root(c, fd);
-    if (!at)
-        return berth_error_set(err, 0, "the destination resolves outside the rootfs");
     _cleanup_free_ char *why = destination_refusal(m, at);
     struct statfs sfs;
-    if (!why && strcmp(at, "/proc") != 0 && fstatfs(fd, &sfs) == 0 &&
+    /* A directory just made lies on its parent's filesystem, which the maker tested. */
+    if (!why && !on_fresh_dir && strcmp(at, "/proc") != 0 && fstatfs(fd, &sfs) == 0 &&
         sfs.f_type == PROC_SUPER_MAGIC && !path_has_prefix(at, "/proc"))
         why = xstrdup("on a procfs: only /proc itself and the files runc allows in it may be "
                       "covered");
-    if (why)
-        return berth_error_set(err, 0, "the destination resolves to \"%s\", which is %s", at, why);
+    if (why) {
+        int r = berth_error_set(err, 0, "the destination resolves to \"%s\", which is %s", at, why);
+        free(at);
+        return r;
+    }
     if (where)
-        *where = TAKE_PTR(at);
+        *where = at;
+    else
+        free(at);
     return 0;
+}
+
+static int check_target(const struct rootfs_ctx *c, const struct spec_mount *m, int fd,
+                        char **where, struct berth_error **err)
+{
+    char *at = target_in_root(c, fd);
+    if (!at)
+        return berth_error_set(err, 0, "the destination resolves outside the rootfs");
+    return check_target_at(m, fd, at, false, where, err);
+}
+
+/* open_target's quick way, which needs no readlink to know where it landed: `dest` opened as it
+ * stands, or its missing last directory made in an existing parent, with no symlink anywhere.
+ * Returns the fd, or -1 with *slow set when anything else is the case: the general way then
+ * answers, errors included. */
+static int open_target_quick(struct rootfs_ctx *c, const struct spec_mount *m, const char *dest,
+                             bool directory, bool *existed, char **where, bool *slow,
+                             struct berth_error **err)
+{
+    *slow = false;
+    _cleanup_close_ int fd = path_open_in_root_direct(c->rootfd, dest, O_PATH);
+    if (fd >= 0) {
+        *existed = true;
+        int r = check_target_at(m, fd, xstrdup(dest), false, where, err);
+        return r < 0 ? r : TAKE_FD(fd);
+    }
+    const char *slash = strrchr(dest, '/');
+    *slow = true;
+    if (fd != -ENOENT || !directory || !slash || !slash[1] || path_has_prefix(dest, "/proc"))
+        return -1;
+    _cleanup_free_ char *parent = slash == dest ? xstrdup("/") : xstrndup(dest, slash - dest);
+    _cleanup_close_ int pfd = path_open_in_root_direct(c->rootfd, parent, O_PATH | O_DIRECTORY);
+    struct statfs sfs;
+    if (pfd < 0 || fstatfs(pfd, &sfs) < 0 || sfs.f_type == PROC_SUPER_MAGIC ||
+        mkdirat(pfd, slash + 1, 0755) < 0)
+        return -1;
+    fd = openat(pfd, slash + 1, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    *slow = false;
+    *existed = false;
+    int r = check_target_at(m, fd, xstrdup(dest), true, where, err);
+    return r < 0 ? r : TAKE_FD(fd);
 }
 
 static int mount_fail(struct berth_error **err, int e, const char *type, const char *source,
@@ -229,6 +275,10 @@ static int check_missing_target(const struct rootfs_ctx *c, const struct spec_mo
 static int open_target(struct rootfs_ctx *c, const struct spec_mount *m, const char *dest,
                        bool directory, bool *existed, char **where, struct berth_error **err)
 {
+    bool slow;
+    int quick = open_target_quick(c, m, dest, directory, existed, where, &slow, err);
+    if (!slow)
+        return quick;
     struct berth_error *local = NULL;
     _cleanup_close_ int fd = path_open_in_root(c->rootfd, dest, O_PATH, 0, &local);
     *existed = fd >= 0;
@@ -466,7 +516,11 @@ static int open_proc_sys_target(struct rootfs_ctx *c, const struct spec_mount *m
                                 const char *dest, struct berth_error **err)
 {
     struct berth_error *local = NULL;
-    _cleanup_close_ int fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
+    _cleanup_close_ int fd = path_open_in_root_direct(c->rootfd, dest, O_PATH | O_NOFOLLOW);
+    /* Opened with no symlink on the way, the target is `dest` itself: no readlink needed. */
+    bool direct = fd >= 0;
+    if (!direct)
+        fd = path_open_in_root(c->rootfd, dest, O_PATH | O_NOFOLLOW, 0, &local);
     if (fd == -ENOENT) {
         berth_error_free(local);
         fd = path_mkdir_in_root(c->rootfd, dest, 0755, err);
@@ -483,7 +537,8 @@ static int open_proc_sys_target(struct rootfs_ctx *c, const struct spec_mount *m
                                    "directory, not a %s",
                                    i, dest, S_ISLNK(st.st_mode) ? "symlink" : "file");
     }
-    int r = check_target(c, m, fd, NULL, err);
+    int r = direct ? check_target_at(m, fd, xstrdup(dest), false, NULL, err)
+                   : check_target(c, m, fd, NULL, err);
     if (r < 0)
         return r;
     return TAKE_FD(fd);
@@ -551,7 +606,8 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
                                           : open_target(c, m, dest, true, &existed, NULL, err);
     if (target < 0)
         return berth_error_prefix(err, "mounts[%zu]: mount %s on %s", i, type, dest);
-    if (!fd_is_dir(target))
+    /* proc and sysfs targets were checked to be directories; a new target was made one. */
+    if (!proc_sys && existed && !fd_is_dir(target))
         return mount_fail(err, ENOTDIR, type, m->source, dest, o->flags,
                           "the destination is a file but this mount needs a directory");
 
@@ -609,46 +665,13 @@ static int mount_fresh(struct rootfs_ctx *c, const struct spec_mount *m, size_t 
         _cleanup_free_ char *why = ldata ? xasprintf("with data %s", ldata) : NULL;
         return mount_fail(err, e, type, source, dest, flags, why);
     }
-    if (mqueue && !ldata) {
+    if (mqueue && !ldata && c->mount_label && *c->mount_label) {
         _cleanup_close_ int root = reopen(c, dest, err);
         if (root < 0 || label_file_fd(root, c->mount_label, err) < 0)
             return berth_error_prefix(err, "mounts[%zu]: label the mqueue mount %s", i, dest);
     }
     struct mnt_opts rest = *o;
     return after_mount(c, dest, &rest, defer && (o->flags & MS_RDONLY), err);
-}
-
-/* The container's hierarchies in the order the host mounted them (the order runc shows them
- * in), as indexes into c->cgroups; those no mount line names come last. */
-static size_t *cgroup_mount_order(const struct rootfs_ctx *c)
-{
-    size_t *order = xcalloc(c->n_cgroups + 1, sizeof(*order)), n = 0;
-    bool *placed = xcalloc(c->n_cgroups + 1, sizeof(*placed));
-    _cleanup_free_ char *info = NULL;
-    if (fs_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &info, NULL, NULL) < 0)
-        info = NULL;
-    char *save = NULL;
-    for (char *line = info ? strtok_r(info, "\n", &save) : NULL; line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char mountpoint[PATH_MAX], fstype[16];
-        const char *sep = strstr(line, " - ");
-        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1 ||
-            sscanf(sep + 3, "%15s", fstype) != 1)
-            continue;
-        if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
-            continue;
-        for (size_t k = 0; k < c->n_cgroups; k++) {
-            if (!placed[k] && path_has_prefix(c->cgroups[k].host_path, mountpoint)) {
-                placed[k] = true;
-                order[n++] = k;
-            }
-        }
-    }
-    for (size_t k = 0; k < c->n_cgroups; k++)
-        if (!placed[k])
-            order[n++] = k;
-    free(placed);
-    return order;
 }
 
 /* cgroup on a v1 or hybrid host: a tmpfs holding a read-only bind of the container's own
@@ -673,19 +696,15 @@ static int mount_cgroup_v1(struct rootfs_ctx *c, const struct spec_mount *m, siz
         attrs |= MOUNT_ATTR_RDONLY;
     /* The tmpfs is new and private to this init: its entries are the ones made here, so binds go
      * onto them by name, and one recursive mount_setattr at the end covers every bind. */
-    _cleanup_free_ size_t *order = cgroup_mount_order(c);
     for (size_t k = 0; k < c->n_cgroups; k++) {
-        const struct rootfs_cgroup *cg = &c->cgroups[order[k]];
+        const struct rootfs_cgroup *cg = &c->cgroups[k];
         const char *name = cg->name[0] ? cg->name : "unified";
         if (strncmp(name, "name=", 5) == 0)
             name += 5;
         if (mkdirat(top, name, 0755) < 0 && errno != EEXIST)
             return berth_error_set(err, errno, "cgroup mount: mkdir %s/%s", dest, name);
-        _cleanup_close_ int tree =
-            mnt_open_tree(AT_FDCWD, cg->host_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (tree < 0)
-            return berth_error_set(err, errno, "cgroup mount: open %s", cg->host_path);
-        if (mnt_move_at(tree, top, name) < 0)
+        _cleanup_free_ char *at = xasprintf("%s/%s", path_fd(top, tpath), name);
+        if (mount(cg->host_path, at, NULL, MS_BIND, NULL) < 0)
             return berth_error_set(err, errno, "cgroup mount: bind %s on %s/%s", cg->host_path,
                                    dest, name);
         if (!strchr(name, ','))

@@ -18,6 +18,7 @@ struct berth_error;
 struct rootfs_cgroup {
     char *name;      /* "cpu,cpuacct", "memory", "name=systemd", or "" for the unified one */
     char *host_path; /* the container's own cgroup directory on the host */
+    size_t dir;      /* its index among the cgroup's directories */
 };
 
 struct rootfs_deferred;
@@ -32,7 +33,7 @@ struct rootfs_ctx {
     bool new_netns;
     bool new_cgroupns;
     bool cgroup_unified; /* the host is cgroup v2 only */
-    const struct rootfs_cgroup *cgroups;
+    const struct rootfs_cgroup *cgroups; /* in the host's mount order */
     size_t n_cgroups;
     const char *mount_label; /* NULL: none */
     const int *bind_trees;   /* from rootfs_bind_trees, or NULL */

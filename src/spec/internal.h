@@ -126,8 +126,6 @@ int spec_ns_type_from_name(const char *name);
 int spec_rlimit_from_name(const char *name);
 /* Only the exact CAP_* spelling libcap knows; libcap alone would also take "12" or "cap_kill". */
 int spec_cap_from_name(const char *name);
-/* "CAP_CHOWN" for 0, or NULL past the last capability libcap knows. Newly allocated. */
-char *spec_cap_name(int cap);
 int spec_sched_policy_from_name(const char *name);
 const char *spec_sched_policy_name(int policy);
 int spec_sched_flag_from_name(const char *name);

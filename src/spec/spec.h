@@ -352,6 +352,8 @@ const char *spec_ns_type_name(enum spec_ns_type t);
 const char *spec_hook_kind_name(enum spec_hook_kind k);
 /* A CAP_* name as config.json spells it, to its number; negative when unknown. */
 int spec_cap_from_name(const char *name);
+/* "CAP_CHOWN" for 0, or NULL past the last capability libcap knows. Newly allocated. */
+char *spec_cap_name(int cap);
 
 /* The default config.json `spec` writes (runc's in substance, hostname "berth", Docker's extra
  * masked paths); rootless adapts it as runc does, mapping root to the caller's euid and egid.

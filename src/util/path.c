@@ -87,12 +87,13 @@ static bool flags_take_mode(int flags)
 
 /* openat2 inside the root. *unsupported says the kernel (or a seccomp filter) would not do it,
  * so the result means nothing about the path and the walk must answer instead. */
-static int open_kernel(int rootfd, const char *path, int flags, mode_t mode, bool *unsupported)
+static int open_kernel_how(int rootfd, const char *path, int flags, mode_t mode, uint64_t resolve,
+                           bool *unsupported)
 {
     struct open_how how = {
         .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC),
         .mode = flags_take_mode(flags) ? (mode & 07777) : 0,
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        .resolve = resolve,
     };
     *unsupported = false;
     for (int i = 0; i < OPENAT2_RETRIES; i++) {
@@ -116,6 +117,21 @@ static int open_kernel(int rootfd, const char *path, int flags, mode_t mode, boo
     }
     *unsupported = true;
     return -EAGAIN;
+}
+
+static int open_kernel(int rootfd, const char *path, int flags, mode_t mode, bool *unsupported)
+{
+    return open_kernel_how(rootfd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                           unsupported);
+}
+
+int path_open_in_root_direct(int rootfd, const char *path, int flags)
+{
+    bool unsupported;
+    int fd = open_kernel_how(rootfd, path, flags, 0,
+                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                             &unsupported);
+    return unsupported && fd < 0 ? -ENOSYS : fd;
 }
 
 enum walk_final {

@@ -27,6 +27,13 @@ char *path_clean(const char *path);
 int path_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
                       struct berth_error **err);
 
+/* The quick case of path_open_in_root: the path as it stands, no symlink in any component (a
+ * final one is returned itself with O_PATH | O_NOFOLLOW), so the file opened is exactly `path`
+ * inside the root. -ELOOP when a symlink is in the way, -ENOSYS when the kernel would not say
+ * (the caller then takes path_open_in_root), other -errno as openat gives them. No error text:
+ * the caller decides what a failure means. */
+int path_open_in_root_direct(int rootfd, const char *path, int flags);
+
 /* The fallback, exposed for tests: a component-by-component walk with openat(O_NOFOLLOW |
  * O_PATH), reading each symlink with readlinkat and resolving it inside the root (at most
  * PATH_MAX_SYMLINKS links, then ELOOP), ".." clamped at the root by comparing with the root's

@@ -344,6 +344,7 @@ int cgroup_parse_hierarchies(const char *proc_cgroup, const char *mountinfo,
         h[n].mountpoint = xstrdup(best->mountpoint);
         h[n].mount_root = xstrdup(best->root);
         h[n].own = xstrdup(own);
+        h[n].mount_index = (size_t)(best - mounts);
         n++;
     }
     cg_mounts_free(mounts, n_mounts);
@@ -417,6 +418,11 @@ void cgroup_dir_at(const struct cgroup *cg, size_t i, const char **controllers, 
 {
     *controllers = cg->dirs[i].controllers;
     *path = cg->dirs[i].path;
+}
+
+size_t cgroup_dir_mount_index(const struct cgroup *cg, size_t i)
+{
+    return cg->dirs[i].mount_index;
 }
 
 void cgroup_free(struct cgroup *cg)
@@ -506,6 +512,7 @@ int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
         d->mountpoint = xstrdup(h[i].mountpoint);
         d->path = cgroup_dir_path(h[i].mountpoint, h[i].mount_root, h[i].own, inner,
                                   mode == CGROUP_MODE_UNIFIED);
+        d->mount_index = h[i].mount_index;
     }
     cgroup_hierarchies_free(h, nh);
 
@@ -633,6 +640,7 @@ int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,
         n->controllers = xstrdup(d->controllers);
         n->mountpoint = xstrdup(d->mountpoint);
         n->path = wanted ? TAKE_PTR(p) : xstrdup(d->path);
+        n->mount_index = d->mount_index;
     }
     *out = c;
     return 0;

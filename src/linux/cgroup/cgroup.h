@@ -52,6 +52,7 @@ struct cgroup_hierarchy {
     char *mountpoint;
     char *mount_root;
     char *own; /* this process's cgroup in it */
+    size_t mount_index; /* where its mount stands in mountinfo: the host's mount order */
 };
 /* Pair /proc/self/cgroup with /proc/self/mountinfo (both given as text, so tests can feed
  * their own); hierarchies that are not mounted are left out. */
@@ -79,6 +80,8 @@ const char *cgroup_get_path(const struct cgroup *cg, const char *controller);
  * directory's path, for the container's cgroup mount. */
 size_t cgroup_dir_count(const struct cgroup *cg);
 void cgroup_dir_at(const struct cgroup *cg, size_t i, const char **controllers, const char **path);
+/* Where the directory's hierarchy is mounted in the host's mount order (mountinfo's line). */
+size_t cgroup_dir_mount_index(const struct cgroup *cg, size_t i);
 
 /* An O_PATH|O_DIRECTORY|O_CLOEXEC fd of the container's cgroup2 directory for clone3
  * CLONE_INTO_CGROUP, which places the child there at birth, without the cost of a migration

@@ -19,6 +19,7 @@ struct cgroup_dir {
     char *mountpoint;
     char *path;       /* below mountpoint */
     unsigned created; /* trailing components of path that cgroup_create made */
+    size_t mount_index; /* the host's mount order of its hierarchy (0 when loaded from state) */
 };
 
 struct cgroup {
