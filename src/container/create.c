@@ -282,6 +282,7 @@ static int clone_init(struct create_job *j, struct ns_plan *plan, struct init_ct
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgfd;
     }
+    x->born_in_v2_cgroup = cgfd >= 0;
     long pid = syscall(SYS_clone3, &args, sizeof(args));
     if (pid == 0)
         container_init_main(x);

@@ -185,6 +185,7 @@ struct exec_child {
     int sync_fd;
     int ns_fds[SPEC_NS_TYPES];
     const struct cgroup *cg;            /* join it from inside (v1), or NULL */
+    bool in_v2;                         /* cloned into its cgroup2 directory */
     struct seccomp_filter_prog seccomp; /* the container's filter, compiled by the runtime */
     bool selinux;
     bool apparmor;
@@ -213,7 +214,7 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
 {
     const struct spec_process *p = x->p;
     if (x->cg) {
-        int r = cgroup_join_self(x->cg, err);
+        int r = cgroup_join_self(x->cg, x->in_v2, err);
         if (r < 0)
             return r;
     }
@@ -429,6 +430,7 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                            .p = j->p,
                            .sync_fd = j->sock[1],
                            .cg = v2 && j->cgfd >= 0 ? NULL : j->cg,
+                           .in_v2 = j->cgfd >= 0,
                            .seccomp = j->seccomp,
                            .selinux = label_selinux_enabled(),
                            .apparmor = label_apparmor_enabled()};

@@ -88,7 +88,7 @@ static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
     /* A process joins its cgroup before it leaves the host's user namespace (where the cgroup
      * files are writable) and before a cgroup namespace is made (whose root it becomes). */
     if (x->join_cgroup_self) {
-        int r = cgroup_join_self(x->cgroup, err);
+        int r = cgroup_join_self(x->cgroup, x->born_in_v2_cgroup, err);
         if (r < 0)
             return r;
     }

@@ -227,7 +227,7 @@ static void spawn(struct fixture *f, struct cgroup *cg)
     assert_true(f->child >= 0);
     if (f->child == 0) {
         struct berth_error *err = NULL;
-        if (cgroup_join_self(cg, &err) < 0) {
+        if (cgroup_join_self(cg, false, &err) < 0) {
             dprintf(p[1], "E%s", err->msg);
             _exit(1);
         }
@@ -256,7 +256,7 @@ static int run_inside(struct cgroup *cg, int (*fn)(void))
     assert_true(pid >= 0);
     if (pid == 0) {
         struct berth_error *err = NULL;
-        if (cgroup_join_self(cg, &err) < 0)
+        if (cgroup_join_self(cg, false, &err) < 0)
             _exit(100);
         _exit(fn());
     }
@@ -485,7 +485,7 @@ static void test_clone_into_cgroup(void **state)
             _exit(0);
         /* Hybrid: joining adds the v1 hierarchies and leaves the cgroup2 one as it is. */
         struct berth_error *err = NULL;
-        if (cgroup_join_self(f->cg, &err) < 0)
+        if (cgroup_join_self(f->cg, false, &err) < 0)
             _exit(2);
         memset(buf, 0, sizeof(buf));
         cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);

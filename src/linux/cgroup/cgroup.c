@@ -589,7 +589,7 @@ static int join_dir(const struct cgroup_dir *d, const char *file, const char *wh
     return 0;
 }
 
-int cgroup_join_self(const struct cgroup *cg, struct berth_error **err)
+int cgroup_join_self(const struct cgroup *cg, bool in_v2, struct berth_error **err)
 {
     for (size_t i = 0; i < cg->n_dirs; i++) {
         const struct cgroup_dir *d = &cg->dirs[i];
@@ -602,7 +602,7 @@ int cgroup_join_self(const struct cgroup *cg, struct berth_error **err)
         } else {
             /* cgroup2 has no such door (cgroup.threads stays within one domain): a child cloned
              * into this directory (cgroup_clone_fd) is left where it is. */
-            if (cg->mode == CGROUP_MODE_HYBRID && self_in_v2_dir(d))
+            if (in_v2 || (cg->mode == CGROUP_MODE_HYBRID && self_in_v2_dir(d)))
                 continue;
             r = join_dir(d, "cgroup.procs", "0", err);
         }

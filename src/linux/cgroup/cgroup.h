@@ -92,8 +92,10 @@ int cgroup_clone_fd(const struct cgroup *cg);
 
 /* Move the calling process in: "0" into each v1 `tasks` file, which moves the calling thread
  * (so the caller must be single-threaded, as berth's children are) and, unlike cgroup.procs,
- * does not wait for an RCU grace period; "0" into cgroup.procs on cgroup2. */
-int cgroup_join_self(const struct cgroup *cg, struct berth_error **err);
+ * does not wait for an RCU grace period; "0" into cgroup.procs on cgroup2 unless `in_v2` says
+ * the caller was cloned into cgroup_clone_fd() (else, on a hybrid host, cgroup.procs is read to
+ * know). */
+int cgroup_join_self(const struct cgroup *cg, bool in_v2, struct berth_error **err);
 /* The same cgroup with an existing sub-cgroup `sub` (exec --cgroup: "PATH" in every hierarchy,
  * or "CONTROLLER:PATH" in one) in place of the container's own directory. */
 int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,

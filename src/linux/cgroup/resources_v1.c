@@ -242,6 +242,9 @@ int cgroup_v1_apply_devices(const char *dir, const struct cgroup_device_rule *ru
     for (size_t i = 0; i < n; i++) {
         char lines[2][64];
         int k = cgroup_device_rule_v1_lines(&rules[i], lines);
+        /* A list that opens with "deny all", as most do, has had it already. */
+        if (i == 0 && k == 1 && !rules[i].allow && strcmp(lines[0], "a") == 0)
+            continue;
         const char *file = rules[i].allow ? "devices.allow" : "devices.deny";
         if (k > 0 && rules[i].allow && allow < 0 &&
             (allow = cg_open_write(dir, file, lines[0], err)) < 0)
