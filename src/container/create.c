@@ -47,6 +47,8 @@
 /* Everything create made, so that a failure can take it all back. */
 struct create_job {
     const struct container_create_opts *opts;
+    /* For run: no exec.fifo; the start comes over the sync socket, kept for it. */
+    bool start_by_socket;
     struct spec *spec;
     char *bundle;
     char *rootfs;
@@ -490,11 +492,14 @@ static int create(struct create_job *j, struct berth_error **err)
     st->hooks = hooks_record(j->spec);
     st->label = label_record(j->spec);
 
-    if (mkfifoat(j->dirfd, CONTAINER_EXEC_FIFO, 0600) < 0)
-        return berth_error_set(err, errno, "create %s", CONTAINER_EXEC_FIFO);
-    _cleanup_close_ int fifo = openat(j->dirfd, CONTAINER_EXEC_FIFO, O_RDWR | O_CLOEXEC);
-    if (fifo < 0)
-        return berth_error_set(err, errno, "open %s", CONTAINER_EXEC_FIFO);
+    _cleanup_close_ int fifo = -1;
+    if (!j->start_by_socket) {
+        if (mkfifoat(j->dirfd, CONTAINER_EXEC_FIFO, 0600) < 0)
+            return berth_error_set(err, errno, "create %s", CONTAINER_EXEC_FIFO);
+        fifo = openat(j->dirfd, CONTAINER_EXEC_FIFO, O_RDWR | O_CLOEXEC);
+        if (fifo < 0)
+            return berth_error_set(err, errno, "open %s", CONTAINER_EXEC_FIFO);
+    }
 
     r = container_cgroup_setup(j->spec, o, &j->cgroup, err);
     if (r < 0)
@@ -553,7 +558,8 @@ static int create(struct create_job *j, struct berth_error **err)
         return r;
     close(child_sock);
     child_sock = -1;
-    close(fifo);
+    if (fifo >= 0)
+        close(fifo);
     fifo = -1;
 
     r = serve_init(j, &plan, err);
@@ -583,8 +589,13 @@ int container_create(const struct container_create_opts *opts, struct container_
 int container_create_held(const struct container_create_opts *opts, struct container_created *out,
                           struct container_held *held, struct berth_error **err)
 {
-    struct create_job j = {
-        .opts = opts, .rootfd = -1, .dirfd = -1, .pidfd = -1, .sock = -1, .console_master = -1};
+    struct create_job j = {.opts = opts,
+                           .start_by_socket = held != NULL,
+                           .rootfd = -1,
+                           .dirfd = -1,
+                           .pidfd = -1,
+                           .sock = -1,
+                           .console_master = -1};
     int r = create(&j, err);
     if (r < 0) {
         job_undo(&j);
@@ -601,6 +612,7 @@ int container_create_held(const struct container_create_opts *opts, struct conta
     if (held) {
         held->rootfd = TAKE_FD(j.rootfd);
         held->dirfd = TAKE_FD(j.dirfd);
+        held->sock = TAKE_FD(j.sock);
         held->st = j.st;
         memset(&j.st, 0, sizeof(j.st));
     }

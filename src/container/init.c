@@ -349,16 +349,25 @@ _Noreturn void container_init_main(struct init_ctx *x)
                   err ? err->msg : "container init failed", NULL);
         _exit(1);
     }
-    /* Created: the runtime goes away; the init lives on its own until start. */
-    close(x->sync_fd);
-
-    char byte;
-    ssize_t n;
-    while ((n = read(x->fifo_fd, &byte, 1)) < 0 && errno == EINTR)
-        ;
-    if (n != 1)
-        _exit(1);
-    /* The fifo stays open until the exec closes it: start waits for that to run poststart. */
+    if (x->fifo_fd >= 0) {
+        /* Created: the runtime goes away; the init lives on its own until start. */
+        close(x->sync_fd);
+        char byte;
+        ssize_t n;
+        while ((n = read(x->fifo_fd, &byte, 1)) < 0 && errno == EINTR)
+            ;
+        if (n != 1)
+            _exit(1);
+        /* The fifo stays open until the exec closes it: start waits for that to run
+         * poststart. */
+    } else {
+        /* run: the runtime stays and says start here; the socket, like the fifo, stays open
+         * until the exec closes it. */
+        struct sync_msg m;
+        if (sync_expect(x->sync_fd, SYNC_START, &m, NULL) < 0)
+            _exit(1);
+        sync_msg_clear(&m);
+    }
 
     const struct spec *s = x->spec;
     if (has_hooks(s, SPEC_HOOK_START_CONTAINER)) {

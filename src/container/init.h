@@ -17,7 +17,7 @@ struct init_ctx {
     const char *rootfs;
     const char *bundle;
     int sync_fd;
-    int fifo_fd;
+    int fifo_fd; /* -1: the start comes as SYNC_START on sync_fd (run) */
     /* Namespaces: those clone3 made already, those still to unshare, those to join. */
     unsigned long cloned_flags;
     unsigned long unshare_flags;

@@ -4,6 +4,7 @@
 #include "container/hooks.h"
 #include "container/state.h"
 #include "container/supervise.h"
+#include "container/sync.h"
 #include "linux/cgroup/cgroup.h"
 #include "linux/label.h"
 #include "linux/process.h"
@@ -124,8 +125,32 @@ static struct handle held_handle(struct container_held *held, enum container_sta
 
 int container_start_held(struct container_held *held, const char *id, struct berth_error **err)
 {
-    struct handle h = held_handle(held, CONTAINER_CREATED);
-    int r = start_handle(&h, id, err);
+    if (held->sock < 0) {
+        struct handle h = held_handle(held, CONTAINER_CREATED);
+        int r = start_handle(&h, id, err);
+        flock(held->dirfd, LOCK_UN);
+        return r;
+    }
+    /* No exec.fifo: the init waits on its socket, which its exec closes. */
+    int r = sync_send(held->sock, SYNC_START, 0, -1, NULL, err);
+    if (r < 0) {
+        berth_error_prefix(err, "start container \"%s\": its init is not waiting", id);
+    } else {
+        struct spec_hook *hooks;
+        size_t n;
+        hooks_from_json(held->st.hooks ? json_object_get(held->st.hooks, "poststart") : NULL,
+                        &hooks, &n);
+        if (n) {
+            struct pollfd pf = {held->sock, 0, 0};
+            while (!(pf.revents & (POLLHUP | POLLERR)) && (poll(&pf, 1, -1) >= 0 || errno == EINTR))
+                ;
+            _cleanup_free_ char *state = state_text(&held->st, CONTAINER_RUNNING);
+            hooks_run_warn(hooks, n, "poststart", state);
+        }
+        hooks_free_array(hooks, n);
+    }
+    close(held->sock);
+    held->sock = -1;
     flock(held->dirfd, LOCK_UN);
     return r;
 }
@@ -136,7 +161,9 @@ void container_held_clear(struct container_held *held)
         close(held->dirfd);
     if (held->rootfd >= 0)
         close(held->rootfd);
-    held->rootfd = held->dirfd = -1;
+    if (held->sock >= 0)
+        close(held->sock);
+    held->rootfd = held->dirfd = held->sock = -1;
     container_state_clear(&held->st);
 }
 

@@ -127,7 +127,8 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
     }
 
     struct container_created c;
-    _cleanup_(container_held_clear) struct container_held held = {.rootfd = -1, .dirfd = -1};
+    _cleanup_(container_held_clear) struct container_held held = {
+        .rootfd = -1, .dirfd = -1, .sock = -1};
     int r = container_create_held(&o, &c, &held, err);
     if (r < 0) {
         /* create has taken back all it made (and must not touch a container of the same name

@@ -12,6 +12,7 @@
 struct container_held {
     int rootfd;
     int dirfd;
+    int sock; /* to the init: it has no exec.fifo and starts when told here */
     struct container_state st;
 };
 void container_held_clear(struct container_held *h);

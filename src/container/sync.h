@@ -19,6 +19,7 @@ enum sync_type {
     SYNC_COMMIT,       /* runtime -> init: state written; text = state JSON for start hooks */
     SYNC_SECCOMP,      /* init -> runtime: fd = seccomp notify listener, for listenerPath */
     SYNC_SECCOMP_DONE, /* runtime -> init: the listener has it */
+    SYNC_START,        /* runtime -> init, for run (no exec.fifo): exec the process */
 };
 
 struct sync_msg {

@@ -326,6 +326,26 @@ def test_poststart_runs_after_the_process_started(berth, bundle):
         berth("delete", "--force", cid)
 
 
+def test_run_poststart_runs_after_the_process_started(berth, bundle, tmp_path):
+    """run starts its init over the sync socket, not the exec fifo: poststart still waits for
+    the exec, past a slow startContainer hook. When it runs, the container's pid is the
+    process (busybox's sh), no longer berth's init."""
+    log = HookLog(bundle)
+    slow = log.hook("startContainer")
+    slow["path"] = "/bin/sh"
+    slow["args"] = ["sh", "-c", "sleep 1; /hook.sh /hooks.log startContainer < /dev/null"]
+    seen = tmp_path / "exe"
+    post = {"path": "/bin/sh", "args": [
+        "sh", "-c", 'p=$(sed -n "s/.*\\"pid\\":\\([0-9]*\\).*/\\1/p"); '
+        f'readlink /proc/$p/exe > {seen}']}
+    bundle.config["hooks"] = {"startContainer": [slow], "poststart": [post]}
+    bundle.set_args("sleep", "0.5")
+    r = berth("run", "-b", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 0, r
+    assert [e["kind"] for e in log.entries()] == ["startContainer"]
+    assert seen.read_text().strip().endswith("busybox"), seen.read_text()
+
+
 def test_create_killed_in_a_hook_leaves_nothing_after_delete(berth, bundle, tmp_path):
     pid_file = tmp_path / "hook.pid"
     bundle.config["hooks"] = {"prestart": [{

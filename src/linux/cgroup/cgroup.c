@@ -447,6 +447,15 @@ static void cgroup_freep(struct cgroup **cg)
 static int mkdir_below(const char *mountpoint, const char *path, unsigned *created,
                        struct berth_error **err)
 {
+    /* Mostly the parent is there already (the runtime's own cgroup, an engine's slice). */
+    if (mkdir(path, 0755) == 0) {
+        (*created)++;
+        return 0;
+    }
+    if (errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return berth_error_set(err, errno, "cgroup: mkdir %s", path);
     size_t ml = strlen(mountpoint);
     _cleanup_free_ char *buf = xstrdup(path);
     for (char *p = buf + ml; *p;) {
