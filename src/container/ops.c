@@ -392,10 +392,15 @@ static int delete_handle(const char *root, const char *id, struct handle *hp, bo
     r = open_cgroup(&h.st, &cg, err);
     if (r < 0)
         return r;
-    if (h.status != CONTAINER_STOPPED || cg)
-        r = kill_everything(&h.st, cg, err);
-    if (r == 0 && cg)
-        r = cgroup_destroy(cg, err);
+    /* A stopped container's cgroup is mostly empty already: one rmdir tells. */
+    r = h.status == CONTAINER_STOPPED && cg ? cgroup_destroy_if_empty(cg, err) : -EBUSY;
+    if (r == -EBUSY) {
+        r = 0;
+        if (h.status != CONTAINER_STOPPED || cg)
+            r = kill_everything(&h.st, cg, err);
+        if (r == 0 && cg)
+            r = cgroup_destroy(cg, err);
+    }
     if (cg)
         cgroup_free(cg);
     if (r < 0)

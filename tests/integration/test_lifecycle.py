@@ -507,6 +507,27 @@ def test_delete_force_after_the_init_was_killed(berth, bundle):
     assert berth.containers() == []
 
 
+@pytest.mark.parametrize("how", ["run", "delete"])
+def test_a_process_outliving_the_init_is_killed_on_delete(berth, bundle, how):
+    """Without a pid namespace a child of the init lives on after it: the container is stopped
+    but its cgroup is not empty. Deleting it (run's own delete, or delete of a stopped one) kills
+    that process and removes the cgroup."""
+    bundle.drop_namespace("pid")
+    bundle.set_args("sh", "-c", "sleep 100 & echo $! > /orphan.pid")
+    cid = berth.new_id()
+    if how == "run":
+        assert berth("run", "-b", bundle.path, cid).rc == 0
+    else:
+        berth("run", "--keep", "-b", bundle.path, cid)
+        assert berth.status(cid) == "stopped"
+    orphan = int(open(bundle.host_path("/orphan.pid")).read())
+    if how == "delete":
+        assert os.path.exists(f"/proc/{orphan}")
+        berth("delete", cid)
+    wait_gone([orphan])
+    assert berth.containers() == []
+
+
 def test_delete_force_after_create_was_killed(berth, bundle, tmp_path):
     """create killed while a createRuntime hook runs: the init is waiting for the runtime, the
     state directory and the cgroup exist, and delete --force must take them all."""

@@ -695,22 +695,9 @@ static int rmdir_tree(const char *path)
     return 0;
 }
 
-static int remove_dir(struct cgroup_dir *d, struct berth_error **err)
+/* The directories cgroup_create made above the container's own, once that is gone. */
+static int remove_parents(struct cgroup_dir *d, struct berth_error **err)
 {
-    if (d->created == 0)
-        return 0;
-    /* Tasks that were just killed leave their cgroup a moment after the signal. */
-    int r = 0;
-    for (unsigned delay_ms = 5;; delay_ms *= 2) {
-        r = rmdir_tree(d->path);
-        if (r != -EBUSY || delay_ms > 1280)
-            break;
-        nanosleep(&(struct timespec){.tv_sec = delay_ms / 1000,
-                                     .tv_nsec = (long)(delay_ms % 1000) * 1000000},
-                  NULL);
-    }
-    if (r < 0)
-        return berth_error_set(err, -r, "cgroup: remove %s", d->path);
     _cleanup_free_ char *p = xstrdup(d->path);
     for (unsigned i = 1; i < d->created; i++) {
         char *slash = strrchr(p, '/');
@@ -727,6 +714,44 @@ static int remove_dir(struct cgroup_dir *d, struct berth_error **err)
     }
     d->created = 0;
     return 0;
+}
+
+static int remove_dir(struct cgroup_dir *d, struct berth_error **err)
+{
+    if (d->created == 0)
+        return 0;
+    /* Tasks that were just killed leave their cgroup a moment after the signal. */
+    int r = 0;
+    for (unsigned delay_ms = 5;; delay_ms *= 2) {
+        r = rmdir_tree(d->path);
+        if (r != -EBUSY || delay_ms > 1280)
+            break;
+        nanosleep(&(struct timespec){.tv_sec = delay_ms / 1000,
+                                     .tv_nsec = (long)(delay_ms % 1000) * 1000000},
+                  NULL);
+    }
+    if (r < 0)
+        return berth_error_set(err, -r, "cgroup: remove %s", d->path);
+    return remove_parents(d, err);
+}
+
+int cgroup_destroy_if_empty(struct cgroup *cg, struct berth_error **err)
+{
+    size_t i = cg->n_dirs;
+    while (i > 0 && cg->dirs[i - 1].created == 0)
+        i--;
+    if (i == 0)
+        return 0;
+    struct cgroup_dir *d = &cg->dirs[i - 1];
+    if (rmdir(d->path) < 0 && errno != ENOENT) {
+        if (errno == EBUSY || errno == ENOTEMPTY)
+            return -EBUSY;
+        return berth_error_set(err, errno, "cgroup: remove %s", d->path);
+    }
+    int r = remove_parents(d, err);
+    if (r < 0)
+        return r;
+    return cgroup_destroy(cg, err);
 }
 
 int cgroup_destroy(struct cgroup *cg, struct berth_error **err)

@@ -128,6 +128,10 @@ int cgroup_is_frozen(const struct cgroup *cg, bool *frozen, struct berth_error *
  * container made below its own; retries for a while on EBUSY while tasks exit. Ancestors that
  * another container still uses are left. cg stays owned by the caller. */
 int cgroup_destroy(struct cgroup *cg, struct berth_error **err);
+/* cgroup_destroy for a container whose processes should all be gone: no waiting. -EBUSY (no
+ * message) when the first directory still holds a task or a sub-cgroup: nothing is removed then,
+ * and the caller kills what is left and calls cgroup_destroy. */
+int cgroup_destroy_if_empty(struct cgroup *cg, struct berth_error **err);
 
 /* A small JSON object for state.json, so that later commands find the same cgroups. */
 json_t *cgroup_to_json(const struct cgroup *cg);
