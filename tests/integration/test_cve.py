@@ -13,7 +13,7 @@ import time
 import pytest
 
 from rootfs_util import (MOUNTINFO_MARK, add_mount, force_no_openat2, host_mounts, make_canary,
-                         make_userns, parse_mountinfo, run, snapshot)
+                         make_userns, mount_at, parse_mountinfo, run, run_mounts, snapshot)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROUNDS = 500 if os.environ.get("BERTH_STRESS") == "1" else 100
@@ -508,3 +508,36 @@ def test_image_passwd_is_read_safely(berth, bundle, canary, passwd):
     assert r.rc == 0, r
     assert r.out == "/\n"
     assert time.monotonic() - start < 20
+
+
+# ---- CVE-2015-3630, CVE-2017-16539, CVE-2018-10892, moby GHSA-jq35/GHSA-6fw5: the defaults ----
+
+def test_default_masked_and_readonly_paths_hold(berth, bundle):
+    """`berth spec`'s lists cover what these advisories exposed, and each entry present on this
+    kernel is masked (an empty char 1:3 or an empty read-only tmpfs) or read-only inside."""
+    lx = bundle.config["linux"]
+    for p in ("/proc/scsi", "/proc/acpi", "/proc/asound", "/proc/timer_stats",
+              "/proc/latency_stats", "/proc/interrupts", "/sys/devices/virtual/powercap"):
+        assert p in lx["maskedPaths"], p
+    for p in ("/proc/fs", "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"):
+        assert p in lx["readonlyPaths"], p
+    masked = [p for p in lx["maskedPaths"] if os.path.exists(p)]
+    ro = [p for p in lx["readonlyPaths"] if os.path.exists(p)]
+    script = "".join(
+        f"if [ -d {p} ]; then echo \"{p} dir $(ls -A {p} | wc -l)\"; touch {p}/x 2>/dev/null "
+        f"&& echo WROTE {p}; else echo \"{p} $(stat -c %t:%T {p}) $(cat {p} | wc -c)\"; fi; "
+        f"umount {p} 2>/dev/null && echo UNMOUNTED {p}; " for p in masked)
+    # Opening for writing is enough to meet EROFS, and writes nothing to sysrq-trigger.
+    script += "( : > /proc/sysrq-trigger ) 2>/dev/null && echo WROTE sysrq-trigger; "
+    script += "( : > /proc/sys/kernel/shm_rmid_forced ) 2>/dev/null && echo WROTE /proc/sys; true"
+    out, mounts = run_mounts(berth, bundle, script)
+    assert "WROTE" not in out and "UNMOUNTED" not in out, out
+    for p in ro:
+        assert "ro" in mount_at(mounts, p).opts, p
+    lines = out.splitlines()
+    assert len(lines) == len(masked), out
+    for p, line in zip(masked, lines):
+        if os.path.isdir(p):
+            assert line == f"{p} dir 0", line
+        else:
+            assert line == f"{p} 1:3 0", line
