@@ -541,3 +541,24 @@ def test_default_masked_and_readonly_paths_hold(berth, bundle):
             assert line == f"{p} dir 0", line
         else:
             assert line == f"{p} 1:3 0", line
+
+
+# ---- CVE-2021-21284: the mapped root owns its layer, never the storage above it ----
+
+def test_storage_above_a_mapped_layer_belongs_to_root(berth, tmp_path):
+    store = str(tmp_path / "store")
+    for args in (["layer", "create", "base"],
+                 ["layer", "create", "m", "--parent", "base", "--uidmap", "0:100000:65536",
+                  "--gidmap", "0:100000:65536"]):
+        berth(*args, global_args=["--storage-root", store])
+    path = berth("layer", "path", "m", global_args=["--storage-root", store]).out.strip()
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+    p = os.path.dirname(path)
+    while True:
+        st = os.stat(p)
+        assert st.st_uid == 0 and not st.st_mode & 0o022, f"{p}: {oct(st.st_mode)} {st.st_uid}"
+        if p == store:
+            break
+        p = os.path.dirname(p)
+    assert not os.stat(store).st_mode & 0o077
