@@ -353,7 +353,7 @@ struct exec_job {
     struct cgroup *cg;
     struct seccomp_filter_prog seccomp;
     int ns_fds[SPEC_NS_TYPES];
-    int pid_ns, own_pid, sock[2], master, pidfd, cgfd;
+    int pid_ns, sock[2], master, pidfd, cgfd;
     pid_t child; /* killed on failure */
     sigset_t mask, old;
     bool blocked;
@@ -370,7 +370,7 @@ static void exec_job_end(struct exec_job *j)
     for (int t = 0; t < SPEC_NS_TYPES; t++)
         if (j->ns_fds[t] >= 0)
             close(j->ns_fds[t]);
-    int fds[] = {j->pid_ns, j->own_pid, j->sock[0], j->sock[1], j->master, j->pidfd, j->cgfd};
+    int fds[] = {j->pid_ns, j->sock[0], j->sock[1], j->master, j->pidfd, j->cgfd};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -407,14 +407,12 @@ static int open_namespaces(struct exec_job *j, struct berth_error **err)
 static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                        struct berth_error **err)
 {
-    /* An unprivileged runtime cannot enter a pid namespace of the container's user namespace:
-     * the child does, after joining that user namespace. */
-    bool late_pid = j->pid_ns >= 0 && j->ns_fds[SPEC_NS_USER] >= 0 && geteuid() != 0;
-    if (j->pid_ns >= 0 && !late_pid) {
-        j->own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-        if (setns(j->pid_ns, CLONE_NEWPID) < 0)
-            return berth_error_set(err, errno, "exec: join the pid namespace");
-    }
+    /* The child joins the pid namespace itself and forks into it once it has closed every fd
+     * of the runtime's: a process born straight into the container's pid namespace would be
+     * seen there with the runtime's fds (the state directory, the cgroup) until it closed them,
+     * and a container with CAP_SYS_PTRACE could open them (CVE-2016-9962). It also lets an
+     * unprivileged runtime enter a pid namespace of the container's user namespace. */
+    bool late_pid = j->pid_ns >= 0;
     struct clone_args args = {
         .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&j->pidfd, .exit_signal = SIGCHLD};
     /* Born in the cgroup2 directory wherever there is one: on a v2 host that is the whole way
@@ -444,8 +442,6 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
     if (pid == 0)
         child_main(&x);
     int clone_errno = errno;
-    if (j->own_pid >= 0 && setns(j->own_pid, CLONE_NEWPID) < 0)
-        log_warn("return to the runtime's pid namespace: %s", strerror(errno));
     if (pid < 0)
         return berth_error_set(err, clone_errno, "exec: clone");
     j->child = (pid_t)pid;
@@ -590,7 +586,6 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
 int container_exec(const struct container_exec_opts *o, struct berth_error **err)
 {
     struct exec_job j = {.pid_ns = -1,
-                         .own_pid = -1,
                          .sock = {-1, -1},
                          .master = -1,
                          .pidfd = -1,

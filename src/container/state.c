@@ -178,12 +178,15 @@ static char *get_str(json_t *o, const char *k)
     return xstrdup(s ? s : "");
 }
 
+/* state.json holds the config's annotations, and a config.json may be 16 MiB. */
+#define STATE_MAX_SIZE (32u << 20)
+
 int container_state_read(int dirfd, const char *id, struct container_state *st,
                          struct berth_error **err)
 {
     _cleanup_free_ char *text = NULL;
     size_t len;
-    int r = fs_read_file_at(dirfd, CONTAINER_STATE_FILE, 1 << 20, &text, &len, err);
+    int r = fs_read_file_at(dirfd, CONTAINER_STATE_FILE, STATE_MAX_SIZE, &text, &len, err);
     if (r < 0)
         return berth_error_prefix(err, "container \"%s\"", id);
     json_error_t jerr;

@@ -11,20 +11,25 @@
 struct sync_hdr {
     int type;
     int code;
+    int more; /* another piece of this message's text follows */
 };
 
-#define SYNC_MAX_TEXT (64 * 1024)
+/* A text goes in pieces of at most SYNC_MAX_TEXT, each one datagram: a socket refuses a
+ * datagram over its send buffer (EMSGSIZE), and a state JSON with big annotations, or an error
+ * naming a long path, is bigger than that. */
+#define SYNC_MAX_TEXT (32 * 1024)
+/* What a receiver takes at most for one message, whole. */
+#define SYNC_MAX_TOTAL (64 * 1024 * 1024)
 
-int sync_send(int sock, enum sync_type type, int code, int fd, const char *text,
-              struct berth_error **err)
+static int send_piece(int sock, struct sync_hdr *hdr, int fd, const char *text, size_t len,
+                      struct berth_error **err)
 {
-    struct sync_hdr hdr = {type, code};
-    struct iovec iov[2] = {{&hdr, sizeof(hdr)}, {(void *)text, text ? strlen(text) : 0}};
+    struct iovec iov[2] = {{hdr, sizeof(*hdr)}, {(void *)text, len}};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = text ? 2 : 1};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
     if (fd >= 0) {
         memset(&u, 0, sizeof(u));
         mh.msg_control = u.buf;
@@ -42,7 +47,30 @@ int sync_send(int sock, enum sync_type type, int code, int fd, const char *text,
     return 0;
 }
 
-int sync_recv(int sock, struct sync_msg *msg, struct berth_error **err)
+int sync_send(int sock, enum sync_type type, int code, int fd, const char *text,
+              struct berth_error **err)
+{
+    struct sync_hdr hdr = {type, code, 0};
+    size_t left = text ? strlen(text) : 0;
+    if (left > SYNC_MAX_TOTAL)
+        return berth_error_set(err, EMSGSIZE, "send to container init: %zu bytes", left);
+    do {
+        size_t n = left < SYNC_MAX_TEXT ? left : SYNC_MAX_TEXT;
+        left -= n;
+        hdr.more = left > 0;
+        int r = send_piece(sock, &hdr, fd, text, n, err);
+        if (r < 0)
+            return r;
+        fd = -1; /* the fd goes with the first piece */
+        text += n;
+    } while (left > 0);
+    return 0;
+}
+
+/* One datagram: its header, its fd and sender into msg, its text (NUL-terminated) into text,
+ * *tlen its length. */
+static int recv_piece(int sock, struct sync_msg *msg, struct sync_hdr *out, char **text_out,
+                      size_t *tlen_out, struct berth_error **err)
 {
     struct sync_hdr hdr;
     _cleanup_free_ char *text = xmalloc(SYNC_MAX_TEXT + 1);
@@ -58,8 +86,6 @@ int sync_recv(int sock, struct sync_msg *msg, struct berth_error **err)
         if (errno != EINTR)
             return berth_error_set(err, errno, "receive from container init");
     }
-    memset(msg, 0, sizeof(*msg));
-    msg->fd = -1;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level != SOL_SOCKET)
             continue;
@@ -75,18 +101,67 @@ int sync_recv(int sock, struct sync_msg *msg, struct berth_error **err)
         berth_error_set(err, 0, "the container init exited before it was ready");
         return -EPIPE;
     }
-    if ((size_t)n < sizeof(hdr)) {
+    if ((size_t)n < sizeof(hdr) || (mh.msg_flags & MSG_TRUNC)) {
         if (msg->fd >= 0)
             close(msg->fd);
-        return berth_error_set(err, EPROTO, "short message from container init");
+        msg->fd = -1;
+        return berth_error_set(err, EPROTO, "%s message from container init",
+                               (size_t)n < sizeof(hdr) ? "short" : "oversized");
     }
+    *out = hdr;
+    *tlen_out = (size_t)n - sizeof(hdr);
+    text[*tlen_out] = '\0';
+    *text_out = text;
+    text = NULL;
+    return 0;
+}
+
+int sync_recv(int sock, struct sync_msg *msg, struct berth_error **err)
+{
+    memset(msg, 0, sizeof(*msg));
+    msg->fd = -1;
+    struct sync_hdr hdr;
+    _cleanup_free_ char *piece = NULL;
+    size_t plen;
+    int r = recv_piece(sock, msg, &hdr, &piece, &plen, err);
+    if (r < 0)
+        return r;
     msg->type = hdr.type;
     msg->code = hdr.code;
-    size_t tlen = (size_t)n - sizeof(hdr);
-    if (tlen > 0) {
-        text[tlen] = '\0';
-        msg->text = xstrndup(text, tlen);
+    if (!hdr.more) {
+        if (plen > 0) {
+            msg->text = piece;
+            piece = NULL;
+        }
+        return 0;
     }
+    /* The rest of the text follows, in pieces of the same message. */
+    size_t len = plen, cap = plen + 1;
+    char *text = piece;
+    piece = NULL;
+    while (hdr.more) {
+        struct sync_msg more = {.fd = -1};
+        r = recv_piece(sock, &more, &hdr, &piece, &plen, err);
+        if (r == 0 && (more.fd >= 0 || hdr.type != (int)msg->type || len + plen > SYNC_MAX_TOTAL))
+            r = berth_error_set(err, EPROTO, "bad continuation of message %d from container init",
+                                msg->type);
+        if (more.fd >= 0)
+            close(more.fd);
+        if (r < 0) {
+            free(text);
+            sync_msg_clear(msg);
+            return r;
+        }
+        if (len + plen + 1 > cap) {
+            cap = (len + plen + 1) * 2;
+            text = xrealloc(text, cap);
+        }
+        memcpy(text + len, piece, plen + 1);
+        len += plen;
+        free(piece);
+        piece = NULL;
+    }
+    msg->text = text;
     return 0;
 }
 
