@@ -494,13 +494,21 @@ static int create(struct create_job *j, struct berth_error **err)
     if (fifo < 0)
         return berth_error_set(err, errno, "open %s", CONTAINER_EXEC_FIFO);
 
+    /* The cgroup is recorded before any directory of it is made, and again once it is made,
+     * so that a delete --force after a killed create finds all there is to remove. */
+    r = container_cgroup_plan(j->spec, o, &j->cgroup, err);
+    if (r < 0)
+        return r;
+    if (j->cgroup)
+        st->cgroup = cgroup_to_json(j->cgroup);
+    r = container_state_write(j->dirfd, st, err);
+    if (r < 0)
+        return r;
     r = container_cgroup_setup(j->spec, o, &j->cgroup, err);
     if (r < 0)
         return r;
-    /* Recorded before anything runs, so that a delete --force after a killed create finds the
-     * cgroup to remove. */
-    if (j->cgroup)
-        st->cgroup = cgroup_to_json(j->cgroup);
+    json_decref(st->cgroup);
+    st->cgroup = j->cgroup ? cgroup_to_json(j->cgroup) : NULL;
     r = container_state_write(j->dirfd, st, err);
     if (r < 0)
         return r;

@@ -61,9 +61,29 @@ static int handle_open(const char *root, const char *id, bool lock, struct handl
     h->dirfd = container_dir_open(h->rootfd, id, lock, err);
     if (h->dirfd < 0)
         return h->dirfd;
-    r = container_state_read(h->dirfd, id, &h->st, err);
-    if (r < 0)
+    struct berth_error *e = NULL;
+    r = container_state_read(h->dirfd, id, &h->st, &e);
+    if (r == -ENOENT) {
+        /* The directory without state.json: a create before its first write, or one killed
+         * there. Nothing of it runs yet (its init, if any, dies with it). */
+        berth_error_free(e);
+        if (!lock && container_dir_busy(h->dirfd)) {
+            berth_error_set(err, 0, "container \"%s\" is being created", id);
+            return -EBUSY;
+        }
+        berth_error_set(err, 0,
+                        "container \"%s\" does not exist: its create was interrupted before it "
+                        "wrote state.json (delete --force removes the directory)",
+                        id);
+        return -ENODATA;
+    }
+    if (r < 0) {
+        if (err && !*err)
+            *err = e;
+        else
+            berth_error_free(e);
         return r;
+    }
     h->have_state = true;
     h->status = container_status_of(h->dirfd, &h->st);
     /* Holding the lock ourselves, nobody else is creating it. */
@@ -281,13 +301,14 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
 {
     _cleanup_(handle_close) struct handle h;
     int r = handle_open(root, id, true, &h, err);
-    if (r == -ENOENT && force) {
+    if (r == -ENOENT && h.dirfd < 0 && force) {
         berth_error_freep(err);
         return 0;
     }
     if (r < 0 && !h.have_state && h.dirfd >= 0 && force) {
         /* A create that was killed before it wrote state.json: nothing runs (its init died
-         * with it), only the directory is left. */
+         * with it), only the directory is left. A state.json that cannot be read says nothing
+         * more: the directory is all that can be removed. */
         berth_error_freep(err);
         return fs_remove_tree_at(h.rootfd, id, err);
     }
@@ -348,9 +369,11 @@ static json_t *owner_of(int dirfd)
     return o;
 }
 
-int container_list(const char *root, json_t **out, struct berth_error **err)
+int container_list(const char *root, json_t **out, json_t **skipped, struct berth_error **err)
 {
     *out = json_array();
+    if (skipped)
+        *skipped = json_array();
     _cleanup_closedir_ DIR *d = opendir(root);
     if (!d) {
         if (errno == ENOENT)
@@ -363,10 +386,16 @@ int container_list(const char *root, json_t **out, struct berth_error **err)
             continue;
         struct handle h;
         struct berth_error *e = NULL;
-        if (handle_open(root, de->d_name, false, &h, &e) == 0) {
+        int r = handle_open(root, de->d_name, false, &h, &e);
+        if (r == 0) {
             json_t *o = container_state_json(&h.st, h.status);
             json_object_set_new(o, "owner", owner_of(h.dirfd));
             json_array_append_new(*out, o);
+        } else if (skipped && r != -EBUSY && !(r == -ENOENT && h.dirfd < 0)) {
+            /* Neither a create in progress nor a delete that just removed it: say which
+             * entry could not be read and why, and list the others. */
+            json_array_append_new(*skipped, json_pack("{s:s, s:s}", "id", de->d_name, "error",
+                                                      e ? e->msg : "unreadable"));
         }
         berth_error_free(e);
         handle_close(&h);
