@@ -219,6 +219,27 @@ static void wait_exit(pid_t pid, unsigned long long start_time)
     }
 }
 
+/* Wait until no process is left in the cgroup. A dying process leaves its cgroup before it
+ * has finished exiting: an init that outlives the others of its pid namespace waits for
+ * them to be reaped, and a process an exec started is reaped by the host's init (its parent,
+ * the exec, is gone), which may take its time. Nothing of the container runs any more once
+ * the cgroup is empty. false: not known to be empty within 10 s. */
+static bool wait_empty(const struct cgroup *cg)
+{
+    long waited_us = 0;
+    for (long delay_us = 200;; delay_us = delay_us < 50000 ? delay_us * 2 : delay_us) {
+        bool populated = true;
+        if (cgroup_populated(cg, &populated, NULL) < 0)
+            return false;
+        if (!populated)
+            return true;
+        if (waited_us > 10000000)
+            return false;
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = delay_us * 1000}, NULL);
+        waited_us += delay_us;
+    }
+}
+
 static int kill_everything(const struct container_state *st, struct cgroup *cg,
                            struct berth_error **err)
 {
@@ -244,7 +265,7 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
     }
     if (!cg && st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time)
         kill(st->pid, SIGKILL);
-    if (st->pid > 0)
+    if (st->pid > 0 && !(cg && wait_empty(cg)))
         wait_exit(st->pid, st->start_time);
     return 0;
 }

@@ -32,6 +32,7 @@ import time
 import pytest
 
 from conftest import BERTH, _cgroup_dirs, _mountpoints, _ours
+from rootfs_util import make_userns
 
 STRACE = shutil.which("strace")
 pytestmark = pytest.mark.skipif(not STRACE, reason="strace is not installed")
@@ -298,19 +299,26 @@ COMMANDS = {
     "run": (_setup_none, lambda b, cid: ["run", "-b", b.path, cid], ["true"]),
 }
 
+# (command, follow the children, in a user namespace). In a new user namespace on a host with
+# v1 cgroups the init joins its cgroups and unshares by itself, then forks the real init into
+# the new pid namespace: the intermediate process is killed too.
 CASES = [
-    ("create", False), ("create", True),
-    ("start", False),
-    ("exec-detached", False), ("exec-detached", True),
-    ("exec", False), ("exec", True),
-    ("delete", False),
-    ("run", False), ("run", True),
+    ("create", False, False), ("create", True, False),
+    ("start", False, False),
+    ("exec-detached", False, False), ("exec-detached", True, False),
+    ("exec", False, False), ("exec", True, False),
+    ("delete", False, False),
+    ("run", False, False), ("run", True, False),
+    ("create", False, True), ("create", True, True), ("exec", True, True),
 ]
 
 
-@pytest.mark.parametrize("command,follow", CASES,
-                         ids=[f"{c}-{'children' if f else 'berth'}" for c, f in CASES])
-def test_sigkill_at_each_step(berth, bundle, tmp_path, command, follow):
+@pytest.mark.parametrize("command,follow,userns", CASES, ids=[
+    f"{c}-{'children' if f else 'berth'}{'-userns' if u else ''}" for c, f, u in CASES])
+def test_sigkill_at_each_step(berth, make_bundle, tmp_path, command, follow, userns):
+    bundle = make_bundle(traversable=userns)
+    if userns:
+        make_userns(bundle)
     setup, make_args, process_args = COMMANDS[command]
     tracer = Tracer(berth, str(tmp_path))
     check = Checker(berth, bundle, tmp_path)
@@ -324,6 +332,9 @@ def test_sigkill_at_each_step(berth, bundle, tmp_path, command, follow):
     prepare()
     positions, clean = tracer.positions(make_args(bundle, cid), follow)
     check.cleanup(cid, "after the clean run")
+    if userns and command == "create" and follow:
+        pids = {m.group(1) for m in map(LINE.match, clean.splitlines()) if m}
+        assert len(pids) >= 3, f"no intermediate process: {sorted(pids)}"
     assert positions, f"no system call traced: {clean[-2000:]}"
     picked = _pick(positions)
     killed = 0
