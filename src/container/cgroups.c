@@ -32,8 +32,9 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
         /* Not delegated to this user: run without, as runc does. */
         log_debug("rootless: no cgroup: %s", (*err)->msg);
         berth_error_freep(err);
-        if (l && l->resources && (l->resources->memory || l->resources->cpu ||
-                                  l->resources->has_pids_limit || l->resources->block_io))
+        if (l && l->resources &&
+            (l->resources->memory || l->resources->cpu || l->resources->has_pids_limit ||
+             l->resources->block_io))
             log_warn("linux.resources ignored: the cgroup is not delegated to this user");
         cgroup_free(*cg);
         *cg = NULL;

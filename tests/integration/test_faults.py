@@ -21,7 +21,6 @@ By default each sweep takes about FAULTS_POINTS positions spread over the whole 
 any other number.
 """
 import json
-import math
 import os
 import re
 import shutil
@@ -127,8 +126,8 @@ class Tracer:
         if follow:
             # strace was stopped: berth's own end is in the trace.
             m = re.match(r"(\d+) +", text)
-            end = m and re.search(rf"^{m.group(1)} +\+\+\+ (?:exited with (\d+)|killed by SIG(\w+))",
-                                  text, re.M)
+            end = m and re.search(
+                rf"^{m.group(1)} +\+\+\+ (?:exited with (\d+)|killed by SIG(\w+))", text, re.M)
             assert end, f"berth's end is not in the trace: {text[-2000:]}"
             rc = int(end.group(1)) if end.group(1) else -getattr(signal, "SIG" + end.group(2))
         return rc, text
@@ -155,14 +154,22 @@ class Tracer:
             assert time.monotonic() < deadline, f"berth under strace still runs: {text[-2000:]}"
             time.sleep(0.005)
 
-    def positions(self, args, follow):
+    def positions(self, args, follow, skip_startup=False):
         """(NAME, K) for each system call of a clean run: of berth itself, or with `follow`
-        of the processes it made. execve is left out (K=1 would kill before berth runs)."""
+        of the processes it made. execve is left out (K=1 would kill before berth runs).
+        With skip_startup, berth's own calls up to where it starts to differ from a command
+        that fails at once (`state` of no container) are left out: the loader, the
+        sanitizers' set-up, the parsing of options, all before berth did anything."""
         rc, text = self._run(args, follow, ["-e", "trace=all", "-s", "0"])
         assert rc == 0, f"clean traced run of {args}: {rc} {self.last_err}\n{text[-3000:]}"
+        startup = []
+        if skip_startup and not follow:
+            _, base = self._run(["state", "nosuch"], False, ["-e", "trace=all", "-s", "0"])
+            startup = [m.group(2) for m in map(LINE.match, base.splitlines()) if m]
         counts = {}
         seen = []
         main = None
+        i = 0
         for line in text.splitlines():
             m = LINE.match(line)
             if not m:
@@ -172,6 +179,11 @@ class Tracer:
                 main = pid
             key = (pid, name)
             counts[key] = counts.get(key, 0) + 1
+            if pid == main:
+                i += 1
+                if startup is not None and i <= len(startup) and startup[i - 1] == name:
+                    continue
+                startup = None
             if name in ("execve", "exit", "exit_group"):
                 continue
             if (pid == main) != follow:
@@ -192,7 +204,8 @@ class Tracer:
             if not m:
                 continue
             pid, rest = m.groups()
-            if rest.startswith("+++ killed by SIGKILL") and last.get(pid, "").startswith(name):
+            if rest.startswith("+++ killed by SIGKILL") and \
+                    last.get(pid, "").startswith(name + "("):
                 return True
             if not rest.startswith("+++") and not rest.startswith("---"):
                 last[pid] = rest
@@ -330,7 +343,7 @@ def test_sigkill_at_each_step(berth, make_bundle, tmp_path, command, follow, use
             bundle.set_args(*process_args)
 
     prepare()
-    positions, clean = tracer.positions(make_args(bundle, cid), follow)
+    positions, clean = tracer.positions(make_args(bundle, cid), follow, skip_startup=not FULL)
     check.cleanup(cid, "after the clean run")
     if userns and command == "create" and follow:
         pids = {m.group(1) for m in map(LINE.match, clean.splitlines()) if m}
