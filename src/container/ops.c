@@ -75,7 +75,7 @@ static int handle_open(const char *root, const char *id, bool lock, struct handl
                         "container \"%s\" does not exist: its create was interrupted before it "
                         "wrote state.json (delete --force removes the directory)",
                         id);
-        return -ENODATA;
+        return -ENOENT; /* as for no directory: delete --force tells them apart by dirfd */
     }
     if (r < 0) {
         if (err && !*err)
