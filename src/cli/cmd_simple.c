@@ -202,13 +202,19 @@ static int cmd_list(const struct cli_global *g, int argc, char **argv, struct be
 {
     struct list_args a = {.format = "table"};
     cli_parse(&list_argp, argc, argv, &a);
-    json_t *all;
-    int r = container_list(g->root, &all, err);
+    json_t *all, *skipped;
+    int r = container_list(g->root, &all, &skipped, err);
     if (r < 0)
         return r;
+    /* As runc does: the entries that cannot be read are named on stderr, the others listed. */
+    size_t i;
+    json_t *c;
+    json_array_foreach(skipped, i, c)
+    {
+        fprintf(stderr, "warning: list: %s\n", json_string_value(json_object_get(c, "error")));
+    }
+    json_decref(skipped);
     if (a.quiet) {
-        size_t i;
-        json_t *c;
         json_array_foreach(all, i, c) puts(json_string_value(json_object_get(c, "id")));
     } else if (strcmp(a.format, "json") == 0) {
         /* One line, as runc prints it: "null" when there is no container. */

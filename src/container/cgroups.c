@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int container_cgroup_setup(const struct spec *s, const struct container_create_opts *o,
-                           struct cgroup **out, struct berth_error **err)
+int container_cgroup_plan(const struct spec *s, const struct container_create_opts *o,
+                          struct cgroup **out, struct berth_error **err)
 {
     *out = NULL;
     enum cgroup_manager m;
@@ -18,8 +18,16 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
     if (r < 0 || m == CGROUP_MANAGER_DISABLED)
         return r;
     const struct spec_linux *l = s->linux_;
-    struct cgroup *cg;
-    r = cgroup_create(l ? l->cgroups_path : NULL, o->id, &cg, err);
+    return cgroup_plan(l ? l->cgroups_path : NULL, o->id, out, err);
+}
+
+int container_cgroup_setup(const struct spec *s, const struct container_create_opts *o,
+                           struct cgroup **cg, struct berth_error **err)
+{
+    if (!*cg)
+        return 0;
+    const struct spec_linux *l = s->linux_;
+    int r = cgroup_make(*cg, err);
     if (r < 0 && o->rootless && (r == -EACCES || r == -EPERM || r == -EROFS)) {
         /* Not delegated to this user: run without, as runc does. */
         log_debug("rootless: no cgroup: %s", (*err)->msg);
@@ -28,19 +36,21 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
             (l->resources->memory || l->resources->cpu || l->resources->has_pids_limit ||
              l->resources->block_io))
             log_warn("linux.resources ignored: the cgroup is not delegated to this user");
+        cgroup_free(*cg);
+        *cg = NULL;
         return 0;
     }
     if (r < 0)
         return r;
-    r = cgroup_apply(cg, l ? l->resources : NULL, false, err);
+    r = cgroup_apply(*cg, l ? l->resources : NULL, false, err);
     if (r < 0) {
         struct berth_error *e = NULL;
-        cgroup_destroy(cg, &e);
+        cgroup_destroy(*cg, &e);
         berth_error_free(e);
-        cgroup_free(cg);
+        cgroup_free(*cg);
+        *cg = NULL;
         return berth_error_prefix(err, "linux.resources");
     }
-    *out = cg;
     return 0;
 }
 

@@ -45,9 +45,11 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
 /* The runtime-spec state document plus runc's extras. */
 int container_state(const char *root, const char *id, json_t **out, struct berth_error **err);
 /* Every container under root with its state document, "owner" set to the user owning its state
- * directory (a name from /etc/passwd, else "#UID"), as runc lists them; unreadable entries are
- * skipped. */
-int container_list(const char *root, json_t **out, struct berth_error **err);
+ * directory (a name from /etc/passwd, else "#UID"), as runc lists them. Entries that cannot be
+ * read (a corrupt state.json, a create that was killed before it wrote one) are left out of
+ * *out and, when skipped is not NULL, put in *skipped as {"id", "error"}; one still being
+ * created is left out of both. */
+int container_list(const char *root, json_t **out, json_t **skipped, struct berth_error **err);
 
 int container_pause(const char *root, const char *id, struct berth_error **err);
 int container_resume(const char *root, const char *id, struct berth_error **err);

@@ -501,16 +501,29 @@ static int create(struct create_job *j, struct berth_error **err)
             return berth_error_set(err, errno, "open %s", CONTAINER_EXEC_FIFO);
     }
 
-    r = container_cgroup_setup(j->spec, o, &j->cgroup, err);
+    /* The cgroup is recorded before any directory of it is made, and again once it is made,
+     * so that a delete --force after a killed create finds all there is to remove. */
+    r = container_cgroup_plan(j->spec, o, &j->cgroup, err);
     if (r < 0)
         return r;
-    /* Recorded before anything runs, so that a delete --force after a killed create finds the
-     * cgroup to remove. */
     if (j->cgroup)
         st->cgroup = cgroup_to_json(j->cgroup);
     r = container_state_write(j->dirfd, st, err);
     if (r < 0)
         return r;
+    r = container_cgroup_setup(j->spec, o, &j->cgroup, err);
+    if (r < 0)
+        return r;
+    /* Mostly make made just what the plan counted: then the record stands as it is. */
+    json_t *made = j->cgroup ? cgroup_to_json(j->cgroup) : NULL;
+    if (!json_equal(made, st->cgroup)) {
+        json_decref(st->cgroup);
+        st->cgroup = TAKE_PTR(made);
+        r = container_state_write(j->dirfd, st, err);
+        if (r < 0)
+            return r;
+    }
+    json_decref(made);
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

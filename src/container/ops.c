@@ -64,9 +64,29 @@ static int handle_open(const char *root, const char *id, bool lock, struct handl
     h->dirfd = container_dir_open(h->rootfd, id, lock, err);
     if (h->dirfd < 0)
         return h->dirfd;
-    r = container_state_read(h->dirfd, id, &h->st, err);
-    if (r < 0)
+    struct berth_error *e = NULL;
+    r = container_state_read(h->dirfd, id, &h->st, &e);
+    if (r == -ENOENT) {
+        /* The directory without state.json: a create before its first write, or one killed
+         * there. Nothing of it runs yet (its init, if any, dies with it). */
+        berth_error_free(e);
+        if (!lock && container_dir_busy(h->dirfd)) {
+            berth_error_set(err, 0, "container \"%s\" is being created", id);
+            return -EBUSY;
+        }
+        berth_error_set(err, 0,
+                        "container \"%s\" does not exist: its create was interrupted before it "
+                        "wrote state.json (delete --force removes the directory)",
+                        id);
+        return -ENOENT; /* as for no directory: delete --force tells them apart by dirfd */
+    }
+    if (r < 0) {
+        if (err && !*err)
+            *err = e;
+        else
+            berth_error_free(e);
         return r;
+    }
     h->have_state = true;
     h->status = container_status_of(h->dirfd, &h->st);
     /* Holding the lock ourselves, nobody else is creating it. */
@@ -264,6 +284,27 @@ static void wait_exit(pid_t pid, unsigned long long start_time)
     }
 }
 
+/* Wait until no process is left in the cgroup. A dying process leaves its cgroup before it
+ * has finished exiting: an init that outlives the others of its pid namespace waits for
+ * them to be reaped, and a process an exec started is reaped by the host's init (its parent,
+ * the exec, is gone), which may take its time. Nothing of the container runs any more once
+ * the cgroup is empty. false: not known to be empty within 10 s. */
+static bool wait_empty(const struct cgroup *cg)
+{
+    long waited_us = 0;
+    for (long delay_us = 200;; delay_us = delay_us < 50000 ? delay_us * 2 : delay_us) {
+        bool populated = true;
+        if (cgroup_populated(cg, &populated, NULL) < 0)
+            return false;
+        if (!populated)
+            return true;
+        if (waited_us > 10000000)
+            return false;
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = delay_us * 1000}, NULL);
+        waited_us += delay_us;
+    }
+}
+
 static int kill_everything(const struct container_state *st, struct cgroup *cg,
                            struct berth_error **err)
 {
@@ -289,7 +330,7 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
     }
     if (!cg && st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time)
         kill(st->pid, SIGKILL);
-    if (st->pid > 0)
+    if (st->pid > 0 && !(cg && wait_empty(cg)))
         wait_exit(st->pid, st->start_time);
     return 0;
 }
@@ -349,13 +390,14 @@ int container_delete(const char *root, const char *id, bool force, struct berth_
 {
     _cleanup_(handle_close) struct handle h;
     int r = handle_open(root, id, true, &h, err);
-    if (r == -ENOENT && force) {
+    if (r == -ENOENT && h.dirfd < 0 && force) {
         berth_error_freep(err);
         return 0;
     }
     if (r < 0 && !h.have_state && h.dirfd >= 0 && force) {
         /* A create that was killed before it wrote state.json: nothing runs (its init died
-         * with it), only the directory is left. */
+         * with it), only the directory is left. A state.json that cannot be read says nothing
+         * more: the directory is all that can be removed. */
         berth_error_freep(err);
         return fs_remove_tree_at(h.rootfd, id, err);
     }
@@ -450,9 +492,11 @@ static json_t *owner_of(int dirfd)
     return o;
 }
 
-int container_list(const char *root, json_t **out, struct berth_error **err)
+int container_list(const char *root, json_t **out, json_t **skipped, struct berth_error **err)
 {
     *out = json_array();
+    if (skipped)
+        *skipped = json_array();
     _cleanup_closedir_ DIR *d = opendir(root);
     if (!d) {
         if (errno == ENOENT)
@@ -465,10 +509,16 @@ int container_list(const char *root, json_t **out, struct berth_error **err)
             continue;
         struct handle h;
         struct berth_error *e = NULL;
-        if (handle_open(root, de->d_name, false, &h, &e) == 0) {
+        int r = handle_open(root, de->d_name, false, &h, &e);
+        if (r == 0) {
             json_t *o = container_state_json(&h.st, h.status);
             json_object_set_new(o, "owner", owner_of(h.dirfd));
             json_array_append_new(*out, o);
+        } else if (skipped && r != -EBUSY && !(r == -ENOENT && h.dirfd < 0)) {
+            /* Neither a create in progress nor a delete that just removed it: say which
+             * entry could not be read and why, and list the others. */
+            json_array_append_new(*skipped, json_pack("{s:s, s:s}", "id", de->d_name, "error",
+                                                      e ? e->msg : "unreadable"));
         }
         berth_error_free(e);
         handle_close(&h);

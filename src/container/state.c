@@ -257,15 +257,19 @@ unsigned long long container_proc_start_time(pid_t pid, char *state_char)
     return strtoull(p, NULL, 10);
 }
 
+bool container_dir_busy(int dirfd)
+{
+    /* A lock of our own on a new open file description: dirfd's may already hold one. */
+    _cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
 enum container_status container_status_of(int dirfd, const struct container_state *st)
 {
     if (st->pid <= 0) {
         /* No init recorded yet: still being created while a create holds the lock; a create
          * that died left it stopped. */
-        _cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
-            return CONTAINER_CREATING;
-        return CONTAINER_STOPPED;
+        return container_dir_busy(dirfd) ? CONTAINER_CREATING : CONTAINER_STOPPED;
     }
     char s = 0;
     unsigned long long start = container_proc_start_time(st->pid, &s);

@@ -56,6 +56,10 @@ int container_state_read(int dirfd, const char *id, struct container_state *st,
                          struct berth_error **err);
 void container_state_clear(struct container_state *st);
 
+/* Whether another process holds the lock of the container's directory (a create or a delete
+ * at work). */
+bool container_dir_busy(int dirfd);
+
 /* What the process says now: stopped when it is gone, a zombie, or a reused pid. */
 enum container_status container_status_of(int dirfd, const struct container_state *st);
 

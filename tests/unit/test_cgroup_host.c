@@ -437,6 +437,49 @@ static void test_nested_absolute_and_shared_parent(void **state)
     assert_false(exists(first));
 }
 
+/* The plan names the directories and counts the missing ones without making any; a record of
+ * the plan, as create writes it before cgroup_make, removes all that make made and nothing
+ * else, whenever the maker is killed. */
+static void test_plan_then_make(void **state)
+{
+    need_root();
+    struct fixture *f = *state;
+    char one[128], two[128];
+    snprintf(f->shared_parent, sizeof(f->shared_parent), "%s-top", f->id);
+    snprintf(one, sizeof(one), "%s/one", f->shared_parent);
+    snprintf(two, sizeof(two), "%s/two/leaf", f->shared_parent);
+    f->cg = create(one, "ignored"); /* makes the shared parent */
+    struct berth_error *err = NULL;
+    assert_int_equal(cgroup_plan(two, "ignored", &f->cg2, &err), 0);
+    char leaf[512], mid[512];
+    snprintf(leaf, sizeof(leaf), "%s", main_path(f->cg2));
+    snprintf(mid, sizeof(mid), "%.*s", (int)(strlen(leaf) - strlen("/leaf")), leaf);
+    assert_false(exists(mid));
+    json_t *planned = cgroup_to_json(f->cg2), *d;
+    size_t i;
+    assert_true(json_array_size(json_object_get(planned, "dirs")) > 0);
+    json_array_foreach(json_object_get(planned, "dirs"), i, d)
+    {
+        assert_int_equal(json_integer_value(json_object_get(d, "created")), 2);
+    }
+    /* Killed before make: the record removes nothing. */
+    struct cgroup *rec = NULL;
+    assert_int_equal(cgroup_from_json(planned, &rec, &err), 0);
+    assert_int_equal(cgroup_destroy(rec, &err), 0);
+    cgroup_free(rec);
+    assert_true(exists(main_path(f->cg)));
+    assert_int_equal(cgroup_make(f->cg2, &err), 0);
+    assert_true(exists(leaf));
+    /* Killed after make, before the record was written again. */
+    assert_int_equal(cgroup_from_json(planned, &rec, &err), 0);
+    assert_int_equal(cgroup_destroy(rec, &err), 0);
+    cgroup_free(rec);
+    json_decref(planned);
+    assert_false(exists(leaf));
+    assert_false(exists(mid));
+    assert_true(exists(main_path(f->cg))); /* the other container's, and the shared parent */
+}
+
 static void test_destroy_after_sigkill(void **state)
 {
     need_root();
@@ -964,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_detect_mode),
         cmocka_unit_test_setup_teardown(test_create_join_signal_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_absolute_and_shared_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plan_then_make, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_after_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_into_cgroup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_roundtrip_host, setup, teardown),

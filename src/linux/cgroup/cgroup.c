@@ -486,8 +486,24 @@ static unsigned depth_below(const char *mountpoint, const char *path)
     return d;
 }
 
-int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
-                  struct berth_error **err)
+/* How many trailing components of path below mountpoint do not exist yet. */
+static unsigned missing_below(const char *mountpoint, const char *path)
+{
+    unsigned depth = depth_below(mountpoint, path), missing = 0;
+    _cleanup_free_ char *p = xstrdup(path);
+    size_t ml = strlen(mountpoint);
+    while (missing < depth && access(p, F_OK) < 0 && errno == ENOENT) {
+        missing++;
+        char *slash = strrchr(p, '/');
+        if (!slash || (size_t)(slash - p) <= ml)
+            break;
+        *slash = '\0';
+    }
+    return missing;
+}
+
+int cgroup_plan(const char *cgroups_path, const char *id, struct cgroup **out,
+                struct berth_error **err)
 {
     enum cgroup_mode mode;
     int r = cgroup_detect_mode(&mode, err);
@@ -530,13 +546,22 @@ int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
     /* Without a device controller a container could open every device node it can create. */
     if (mode != CGROUP_MODE_UNIFIED && !cgroup_find_dir(cg, "devices") && !cgroup_find_dir(cg, ""))
         return berth_error_set(err, 0, "cgroup: the devices controller is not mounted");
+    for (size_t i = 0; i < cg->n_dirs; i++)
+        cg->dirs[i].created = missing_below(cg->dirs[i].mountpoint, cg->dirs[i].path);
+    *out = TAKE_PTR(cg);
+    return 0;
+}
 
+int cgroup_make(struct cgroup *cg, struct berth_error **err)
+{
+    for (size_t i = 0; i < cg->n_dirs; i++)
+        cg->dirs[i].created = 0;
     for (size_t i = 0; i < cg->n_dirs; i++) {
         struct cgroup_dir *d = &cg->dirs[i];
-        r = mkdir_below(d->mountpoint, d->path, &d->created, err);
+        int r = mkdir_below(d->mountpoint, d->path, &d->created, err);
         if (r >= 0 && *d->controllers && opts_have(d->controllers, "cpuset"))
             r = cgroup_v1_cpuset_init(d->mountpoint, d->path, d->created, err);
-        if (r >= 0 && mode == CGROUP_MODE_UNIFIED)
+        if (r >= 0 && cg->mode == CGROUP_MODE_UNIFIED)
             r = cgroup_v2_enable(d->mountpoint, d->path, NULL, true, err);
         if (r < 0) {
             struct berth_error *derr = NULL;
@@ -546,6 +571,19 @@ int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
             return r;
         }
     }
+    return 0;
+}
+
+int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
+                  struct berth_error **err)
+{
+    _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+    int r = cgroup_plan(cgroups_path, id, &cg, err);
+    if (r < 0)
+        return r;
+    r = cgroup_make(cg, err);
+    if (r < 0)
+        return r;
     *out = TAKE_PTR(cg);
     return 0;
 }

@@ -70,6 +70,14 @@ struct cgroup;
  * created is remembered, so that cgroup_destroy removes exactly that. */
 int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
                   struct berth_error **err);
+/* cgroup_create in two steps, so that the cgroup can be recorded before any directory of it
+ * exists: cgroup_plan only computes the directories, and counts as to be made the components
+ * that are missing now (what cgroup_destroy would remove should the maker die before it
+ * records more); cgroup_make creates them and counts what it did make. On failure
+ * cgroup_make removes what it made; the caller still frees cg. */
+int cgroup_plan(const char *cgroups_path, const char *id, struct cgroup **out,
+                struct berth_error **err);
+int cgroup_make(struct cgroup *cg, struct berth_error **err);
 
 enum cgroup_mode cgroup_get_mode(const struct cgroup *cg);
 /* The container's directory in the hierarchy of `controller` ("memory", "name=systemd"; "" for
