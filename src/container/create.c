@@ -276,12 +276,12 @@ static int clone_init(struct create_job *j, struct ns_plan *plan, struct init_ct
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
-    _cleanup_close_ int cgfd = j->cgroup ? cgroup_clone_fd(j->cgroup) : -1;
+    _cleanup_close_ int cgfd = j->cgroup && ns_clone3_works() ? cgroup_clone_fd(j->cgroup) : -1;
     if (cgfd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgfd;
     }
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    long pid = ns_clone(&args);
     if (pid == 0)
         container_init_main(x);
     int clone_errno = errno;
@@ -513,7 +513,9 @@ static int create(struct create_job *j, struct berth_error **err)
     int one = 1;
     setsockopt(j->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 
-    bool v1_join = j->cgroup && cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED;
+    /* Without clone3 (CLONE_INTO_CGROUP) the init joins its cgroup2 directory itself too. */
+    bool v1_join = j->cgroup &&
+                   (cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED || !ns_clone3_works());
     struct ns_plan plan;
     r = plan_namespaces(j->spec, v1_join, &plan, err);
     if (r < 0) {
