@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -571,7 +572,16 @@ static int create(struct create_job *j, struct berth_error **err)
             return r;
     }
     _cleanup_free_ char *state = state_text(j, CONTAINER_CREATED);
-    return sync_send(j->sock, SYNC_COMMIT, 0, -1, state, err);
+    r = sync_send(j->sock, SYNC_COMMIT, 0, -1, state, err);
+    if (r < 0)
+        return r;
+    /* The init closes its end of the socket as soon as it has the state. Waiting for that end
+     * of file means that once create returns, the init holds nothing of the runtime's but the
+     * exec fifo (50 parallel creates found the socket still open). */
+    struct pollfd pf = {j->sock, POLLIN, 0};
+    while (poll(&pf, 1, 10000) < 0 && errno == EINTR)
+        ;
+    return 0;
 }
 
 int container_create(const struct container_create_opts *opts, struct container_created *out,
