@@ -515,8 +515,8 @@ static int create(struct create_job *j, struct berth_error **err)
     setsockopt(j->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 
     /* Without clone3 (CLONE_INTO_CGROUP) the init joins its cgroup2 directory itself too. */
-    bool v1_join = j->cgroup &&
-                   (cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED || !ns_clone3_works());
+    bool v1_join =
+        j->cgroup && (cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED || !ns_clone3_works());
     struct ns_plan plan;
     r = plan_namespaces(j->spec, v1_join, &plan, err);
     if (r < 0) {

@@ -155,8 +155,8 @@ static int signal_init(const struct container_state *st, int sig, struct berth_e
         return berth_error_set(err, 0, "container not running");
     /* Without pidfds (kernels before 5.3, valgrind) the pid is signalled right after that
      * check, as runc does. */
-    if ((pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) : kill(st->pid, sig)) <
-        0)
+    long r = pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) : kill(st->pid, sig);
+    if (r < 0)
         return berth_error_set(err, errno, "signal %d to the container init", sig);
     return 0;
 }
