@@ -3,6 +3,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 SAN_BUILD ?= build-san
 FUZZ_BUILD ?= build-fuzz
+VG_BUILD ?= build-vg
 # seconds each fuzz target runs in fuzz-smoke
 FUZZ_SECONDS ?= 20
 PY ?= /usr/bin/python3
@@ -11,9 +12,10 @@ DEB_PACKAGES = gcc make meson ninja-build pkg-config libjansson-dev libcap-dev l
 	libcmocka-dev busybox-static python3-pytest strace \
 	libarchive-dev nettle-dev libacl1-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev \
 	zlib1g-dev libxml2-dev zstd go-md2man \
-	clang libclang-rt-dev
+	clang libclang-rt-dev valgrind
 
-.PHONY: all deps build demo check unit integration sanitize vm-lane compat fuzz fuzz-smoke clean install
+.PHONY: all deps build demo check unit integration sanitize valgrind vm-lane compat fuzz fuzz-smoke \
+	clean install
 
 all: build
 
@@ -55,6 +57,15 @@ sanitize: $(SAN_BUILD)/build.ninja
 		BERTH=$(abspath $(SAN_BUILD)/berth) $(PY) -m pytest -q -p no:cacheprovider \
 		tests/integration
 
+# Every CLI command under valgrind memcheck (tests/valgrind/run): no leak, no invalid access.
+# valgrind needs a dynamically linked binary.
+$(VG_BUILD)/build.ninja:
+	meson setup $(VG_BUILD) -Dstatic_bin=false -Dbuildtype=debug
+
+valgrind: $(VG_BUILD)/build.ninja
+	ninja -C $(VG_BUILD) berth
+	tests/valgrind/run $(VG_BUILD)
+
 # libFuzzer targets (tests/fuzz), built with clang, ASan and UBSan in their own build dir.
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dstatic_bin=false \
@@ -68,7 +79,7 @@ fuzz-smoke: fuzz
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 check: deps
-	$(MAKE) build unit integration sanitize vm-lane fuzz-smoke compat
+	$(MAKE) build unit integration sanitize valgrind vm-lane fuzz-smoke compat
 
 # The binary, libberth.a with its header and berth.pc, the man pages and bash completion.
 install: $(BUILD)/build.ninja
@@ -77,4 +88,4 @@ install: $(BUILD)/build.ninja
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) demo/bundle
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(VG_BUILD) demo/bundle

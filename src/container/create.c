@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -279,13 +280,13 @@ static int clone_init(struct create_job *j, struct ns_plan *plan, struct init_ct
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
-    _cleanup_close_ int cgfd = j->cgroup ? cgroup_clone_fd(j->cgroup) : -1;
+    _cleanup_close_ int cgfd = j->cgroup && ns_clone3_works() ? cgroup_clone_fd(j->cgroup) : -1;
     if (cgfd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgfd;
     }
     x->born_in_v2_cgroup = cgfd >= 0;
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    long pid = ns_clone(&args);
     if (pid == 0)
         container_init_main(x);
     int clone_errno = errno;
@@ -533,7 +534,9 @@ static int create(struct create_job *j, struct berth_error **err)
     int one = 1;
     setsockopt(j->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 
-    bool v1_join = j->cgroup && cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED;
+    /* Without clone3 (CLONE_INTO_CGROUP) the init joins its cgroup2 directory itself too. */
+    bool v1_join =
+        j->cgroup && (cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED || !ns_clone3_works());
     struct ns_plan plan;
     r = plan_namespaces(j->spec, v1_join, &plan, err);
     if (r < 0) {
@@ -590,7 +593,16 @@ static int create(struct create_job *j, struct berth_error **err)
             return r;
     }
     _cleanup_free_ char *state = state_text(j, CONTAINER_CREATED);
-    return sync_send(j->sock, SYNC_COMMIT, 0, -1, state, err);
+    r = sync_send(j->sock, SYNC_COMMIT, 0, -1, state, err);
+    if (r < 0 || j->start_by_socket)
+        return r;
+    /* The init closes its end of the socket as soon as it has the state. Waiting for that end
+     * of file means that once create returns, the init holds nothing of the runtime's but the
+     * exec fifo (50 parallel creates found the socket still open). */
+    struct pollfd pf = {j->sock, POLLIN, 0};
+    while (poll(&pf, 1, 10000) < 0 && errno == EINTR)
+        ;
+    return 0;
 }
 
 int container_create(const struct container_create_opts *opts, struct container_created *out,

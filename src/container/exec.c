@@ -240,7 +240,7 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
         /* Joining a pid namespace places children only: fork into it, as a sibling so that
          * the runtime stays the parent, and say who we are through the credentials. */
         struct clone_args args = {.flags = CLONE_PARENT};
-        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        long pid = ns_clone(&args);
         if (pid < 0)
             return berth_error_set(err, errno, "exec: fork into the pid namespace");
         if (pid > 0)
@@ -419,7 +419,7 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
      * in; on a hybrid host the child still joins the v1 hierarchies itself, and
      * cgroup_join_self leaves the cgroup2 directory it is already in. */
     bool v2 = j->cg && cgroup_get_mode(j->cg) == CGROUP_MODE_UNIFIED;
-    if (j->cg && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
+    if (j->cg && ns_clone3_works() && (j->cgfd = cgroup_clone_fd(j->cg)) >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)j->cgfd;
     }
@@ -438,7 +438,7 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
         int one = 1;
         setsockopt(j->sock[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
     }
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    long pid = ns_clone(&args);
     if (pid == 0)
         child_main(&x);
     int clone_errno = errno;

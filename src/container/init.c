@@ -127,7 +127,7 @@ static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
         /* unshare(CLONE_NEWPID) only places children: the real init is forked into it, as a
          * sibling so that the runtime is its parent. */
         struct clone_args args = {.flags = CLONE_PARENT, .exit_signal = 0};
-        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        long pid = ns_clone(&args);
         if (pid < 0)
             return berth_error_set(err, errno, "fork the init into its pid namespace");
         if (pid > 0)

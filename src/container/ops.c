@@ -233,12 +233,15 @@ static int start_handle(struct handle *hp, const char *id, struct berth_error **
 static int signal_init(const struct container_state *st, int sig, struct berth_error **err)
 {
     _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
-    if (pidfd < 0)
+    if (pidfd < 0 && errno != ENOSYS)
         return berth_error_set(err, errno == ESRCH ? 0 : errno, "container not running");
     /* The pid could have been reused between reading the state and opening the pidfd. */
     if (container_proc_start_time(st->pid, NULL) != st->start_time)
         return berth_error_set(err, 0, "container not running");
-    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+    /* Without pidfds (kernels before 5.3, valgrind) the pid is signalled right after that
+     * check, as runc does. */
+    long r = pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) : kill(st->pid, sig);
+    if (r < 0)
         return berth_error_set(err, errno, "signal %d to the container init", sig);
     return 0;
 }
@@ -272,11 +275,12 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct b
 static void wait_exit(pid_t pid, unsigned long long start_time)
 {
     _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0)
+    if (pidfd < 0 && errno != ENOSYS)
         return;
+    /* Without pidfds (kernels before 5.3, valgrind) /proc alone tells, every 10 ms. */
     struct pollfd pf = {pidfd, POLLIN, 0};
-    for (int i = 0; i < 100; i++) {
-        if (poll(&pf, 1, 100) > 0)
+    for (int i = 0; i < (pidfd >= 0 ? 100 : 1000); i++) {
+        if (poll(&pf, pidfd >= 0, pidfd >= 0 ? 100 : 10) > 0)
             return;
         char s;
         if (container_proc_start_time(pid, &s) != start_time || s == 'Z')

@@ -176,6 +176,32 @@ static pid_t pidfd_proc_pid(int pidfd)
     return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
+bool ns_clone3_works(void)
+{
+    static int works = -1;
+    if (works < 0) {
+        /* A size below the first version is refused with EINVAL by every kernel that has it. */
+        works = !(syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS);
+    }
+    return works;
+}
+
+long ns_clone(struct clone_args *args)
+{
+    if (ns_clone3_works())
+        return syscall(SYS_clone3, args, sizeof(*args));
+    if (args->flags & (CLONE_INTO_CGROUP | CLONE_NEWTIME) || args->stack || args->tls ||
+        args->exit_signal & ~(uint64_t)CSIGNAL) {
+        errno = ENOSYS;
+        return -1;
+    }
+    /* clone(flags, stack, parent_tid, child_tid, tls) on x86-64, and with CLONE_PIDFD the pidfd
+     * lands in parent_tid; with no stack the child returns here, as from fork. */
+    unsigned long flags = (unsigned long)args->flags | (unsigned long)args->exit_signal;
+    void *pidfd = args->flags & CLONE_PIDFD ? (void *)(uintptr_t)args->pidfd : NULL;
+    return syscall(SYS_clone, flags, NULL, pidfd, NULL, 0UL);
+}
+
 int ns_userns_with_maps(const struct spec_id_mapping *uids, size_t n_uids,
                         const struct spec_id_mapping *gids, size_t n_gids,
                         struct berth_error **err)
@@ -184,7 +210,7 @@ int ns_userns_with_maps(const struct spec_id_mapping *uids, size_t n_uids,
     struct clone_args args = {.flags = CLONE_NEWUSER | CLONE_PIDFD,
                               .pidfd = (uint64_t)(uintptr_t)&pidfd,
                               .exit_signal = SIGCHLD};
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    long pid = ns_clone(&args);
     if (pid < 0)
         return berth_error_set(err, errno, "make a user namespace for an idmapped mount");
     if (pid == 0) {

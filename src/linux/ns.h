@@ -27,5 +27,13 @@ int ns_userns_with_maps(const struct spec_id_mapping *uids, size_t n_uids,
                         const struct spec_id_mapping *gids, size_t n_gids,
                         struct berth_error **err);
 
+struct clone_args;
+/* clone3(2) used as a fork (no stack, no tls), or where clone3 is missing (kernels before 5.3,
+ * valgrind) clone(2) with the same flags, pidfd and exit signal. clone(2) has neither
+ * CLONE_INTO_CGROUP nor CLONE_NEWTIME: asked for either, the fallback fails with ENOSYS, so
+ * callers that place children in a cgroup check ns_clone3_works() first. */
+long ns_clone(struct clone_args *args);
+bool ns_clone3_works(void);
+
 /* Write /proc/self/timens_offsets for a time namespace unshared but not yet entered. */
 int ns_write_time_offsets(const struct spec_linux *l, struct berth_error **err);

@@ -411,7 +411,7 @@ static int extract_layout(struct storage *s, const char *tarfile, int tmpfd,
         return r;
     }
     if (mkdirat(tmpfd, "blobs", 0700) < 0 || mkdirat(tmpfd, "blobs/sha256", 0700) < 0)
-        r = berth_error_set(err, errno, "%s: mkdir blobs", storage_root_path(s));
+        r = berth_error_set(err, errno, "%s/tmp/layout: mkdir blobs", storage_root_path(s));
     struct archive_entry *e;
     while (r == 0) {
         int ar = archive_read_next_header(a, &e);
@@ -428,11 +428,15 @@ static int extract_layout(struct storage *s, const char *tarfile, int tmpfd,
         _cleanup_close_ int fd =
             openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
-            r = berth_error_set(err, errno, "%s: %s", tarfile, name);
+            r = berth_error_set(err, errno, "%s: create %s/tmp/layout/%s", tarfile,
+                                storage_root_path(s), name);
             break;
         }
+        /* A failed write (a full disk) sets the archive's errno; a bad archive does not. */
         if (archive_read_data_into_fd(a, fd) != ARCHIVE_OK)
-            r = berth_error_set(err, 0, "%s: %s: %s", tarfile, name, archive_error_string(a));
+            r = berth_error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0,
+                                "%s: unpack %s into %s/tmp/layout: %s", tarfile, name,
+                                storage_root_path(s), archive_error_string(a));
     }
     archive_read_free(a);
     return r;

@@ -494,12 +494,13 @@ static int build_layer(struct storage *s, const char *id, const char *parent,
         int r = copy_tree(pfd, fd, &co, st, err);
         progress_done(bar);
         if (r < 0)
-            return berth_error_prefix(err, "layer %s from %s", id, parent);
+            return berth_error_prefix(err, "layer %s in %s/vfs/dir/%s, from %s", id, s->root, id,
+                                      parent);
     }
     if (opts && opts->populate) {
         int r = opts->populate(opts->populate_data, fd, st, err);
         if (r < 0)
-            return berth_error_prefix(err, "layer %s", id);
+            return berth_error_prefix(err, "layer %s in %s/vfs/dir/%s", id, s->root, id);
     }
     return 0;
 }
