@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from rootfs_util import force_no_openat2, make_canary, snapshot
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BERTH = os.environ.get("BERTH", os.path.join(TOP, "build", "berth"))
 ROOTFS_CACHE = "/var/tmp/berth-test-rootfs"
@@ -335,3 +337,20 @@ def make_bundle(tmp_path, rootfs_template):
 @pytest.fixture
 def bundle(make_bundle):
     return make_bundle()
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolver(request, berth, tmp_path):
+    """Each test twice: berth resolving paths with openat2, and with the walk it falls back to."""
+    if request.param == "walk":
+        force_no_openat2(berth, tmp_path)
+    return request.param
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """A host directory outside the bundle; the test fails if anything in it changed."""
+    path = make_canary(tmp_path / "outside")
+    before = snapshot(path)
+    yield path
+    assert snapshot(path) == before, "the canary directory outside the bundle was changed"

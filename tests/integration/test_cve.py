@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from rootfs_util import (MOUNTINFO_MARK, add_mount, force_no_openat2, host_mounts, make_canary,
-                         make_userns, mount_at, parse_mountinfo, run, run_mounts, snapshot)
+from rootfs_util import (MOUNTINFO_MARK, add_mount, host_mounts, make_userns, mount_at,
+                         parse_mountinfo, run, run_mounts)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROUNDS = 500 if os.environ.get("BERTH_STRESS") == "1" else 100
@@ -26,22 +26,6 @@ def racer_binary(tmp_path_factory):
                         os.path.join(HERE, "racer.c")], capture_output=True, text=True)
     assert r.returncode == 0, f"cannot build the racer: {r.stderr}"
     return str(out)
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def resolver(request, berth, tmp_path):
-    if request.param == "walk":
-        force_no_openat2(berth, tmp_path)
-    return request.param
-
-
-@pytest.fixture
-def canary(tmp_path):
-    """A host directory outside the bundle; the test fails if anything in it changed."""
-    path = make_canary(tmp_path / "outside")
-    before = snapshot(path)
-    yield path
-    assert snapshot(path) == before, "the canary directory outside the bundle was changed"
 
 
 @contextlib.contextmanager
@@ -106,6 +90,7 @@ def test_mount_destinations_in_a_racing_volume(berth, make_bundle, bundle, canar
     watched = [canary, str(vol), bundle.path]
     mounts_before = _host_mounts_under(watched)
     seen = set()
+    made_through_link = False
     with racing(berth, make_bundle, racer_binary, vol, "a", "b"):
         for i in range(ROUNDS):
             rc, out, mounts, err = _run_victim(berth, bundle, script)
@@ -117,11 +102,15 @@ def test_mount_destinations_in_a_racing_volume(berth, make_bundle, bundle, canar
                 assert len(at) == 1, f"round {i}: /vol/a/{name} is mounted at {at}"
                 if name == "b":
                     seen.add(at[0].rsplit("/", 1)[0])
+                if name == "new/dir":
+                    made_through_link |= at[0] == f"{canary}/new/dir"
             assert _host_mounts_under(watched) == mounts_before, f"round {i}"
     # Both states of /vol/a were met, or the race proved nothing.
     assert len(seen) >= 2, f"the victims always found /vol/a the same: {seen}"
-    # The symlinked rounds made their directories inside the rootfs, below the canary's name.
-    assert os.path.isdir(os.path.join(bundle.rootfs, canary.lstrip("/"), "new", "dir"))
+    # A round that met the symlink while it made new/dir made it inside the rootfs, below the
+    # canary's name (whether one did is up to the race).
+    if made_through_link:
+        assert os.path.isdir(os.path.join(bundle.rootfs, canary.lstrip("/"), "new", "dir"))
 
 
 # ---- CVE-2025-52881: a racing symlink into /proc ----

@@ -9,24 +9,7 @@ import uuid
 
 import pytest
 
-from rootfs_util import (add_mount, drop_mount, force_no_openat2, make_canary, mount_at, run,
-                         run_mounts, snapshot)
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def resolver(request, berth, tmp_path):
-    if request.param == "walk":
-        force_no_openat2(berth, tmp_path)
-    return request.param
-
-
-@pytest.fixture
-def canary(tmp_path):
-    """A host directory outside the bundle; the test fails if anything in it changed."""
-    path = make_canary(tmp_path / "outside")
-    before = snapshot(path)
-    yield path
-    assert snapshot(path) == before, "the canary directory outside the bundle was changed"
+from rootfs_util import add_mount, drop_mount, force_no_openat2, mount_at, run, run_mounts
 
 
 def _no_dev_mount(bundle):
