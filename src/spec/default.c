@@ -5,6 +5,8 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include <glob.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +60,24 @@ static json_t *strings(const char *const *v)
     return a;
 }
 
+json_t *spec_default_masked_paths(const char *sysfs)
+{
+    json_t *a = strings(masked_paths);
+    /* Each CPU's thermal_throttle directory is a thermal side channel (moby masks them too);
+     * there is one per CPU of the host, so they are found here, not listed. */
+    _cleanup_free_ char *pattern = xasprintf("%s/devices/system/cpu/cpu*/thermal_throttle", sysfs);
+    glob_t g;
+    if (glob(pattern, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g) == 0) {
+        size_t skip = strlen(sysfs);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            _cleanup_free_ char *p = xasprintf("/sys%s", g.gl_pathv[i] + skip);
+            json_array_append_new(a, json_string(p));
+        }
+        globfree(&g);
+    }
+    return a;
+}
+
 static json_t *mounts_json(bool rootless)
 {
     json_t *a = json_array();
@@ -107,7 +127,7 @@ static json_t *linux_json(bool rootless)
     if (rootless)
         json_array_append_new(ns, json_pack("{s:s}", "type", "user"));
     json_object_set_new(l, "namespaces", ns);
-    json_object_set_new(l, "maskedPaths", strings(masked_paths));
+    json_object_set_new(l, "maskedPaths", spec_default_masked_paths("/sys"));
     json_object_set_new(l, "readonlyPaths", strings(readonly_paths));
     return l;
 }

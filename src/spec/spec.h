@@ -359,6 +359,10 @@ char *spec_cap_name(int cap);
  * masked paths); rootless adapts it as runc does, mapping root to the caller's euid and egid.
  * Returns a newly allocated JSON text, tab-indented like runc's. */
 char *spec_default_json(bool rootless);
+/* The default maskedPaths, with the thermal_throttle directory of each CPU found below `sysfs`
+ * (the host's /sys; a test gives its own tree), as /sys/devices/system/cpu/cpuN/... */
+struct json_t;
+struct json_t *spec_default_masked_paths(const char *sysfs);
 
 /* The runtime-spec features document (`features`). The seccomp flags it lists as supported come
  * from libseccomp's view of the running kernel. */

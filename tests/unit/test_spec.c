@@ -487,6 +487,48 @@ static void test_numbers_near_strings(void **state)
     spec_free(s);
 }
 
+static void test_default_masks_each_cpus_thermal_throttle(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/berth-sysfs-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    const char *dirs[] = {"devices",
+                          "devices/system",
+                          "devices/system/cpu",
+                          "devices/system/cpu/cpu0",
+                          "devices/system/cpu/cpu0/thermal_throttle",
+                          "devices/system/cpu/cpu1",
+                          "devices/system/cpu/cpu1/thermal_throttle",
+                          "devices/system/cpu/cpu2",
+                          "devices/system/cpu/cpufreq"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        char *p = xasprintf("%s/%s", root, dirs[i]);
+        assert_int_equal(mkdir(p, 0755), 0);
+        free(p);
+    }
+    json_t *a = spec_default_masked_paths(root);
+    size_t thermal = 0, i;
+    json_t *v;
+    bool cpu0 = false, cpu1 = false, powercap = false;
+    json_array_foreach(a, i, v)
+    {
+        const char *s = json_string_value(v);
+        thermal += strstr(s, "thermal_throttle") != NULL;
+        cpu0 |= strcmp(s, "/sys/devices/system/cpu/cpu0/thermal_throttle") == 0;
+        cpu1 |= strcmp(s, "/sys/devices/system/cpu/cpu1/thermal_throttle") == 0;
+        powercap |= strcmp(s, "/sys/devices/virtual/powercap") == 0;
+    }
+    assert_int_equal(thermal, 2);
+    assert_true(cpu0 && cpu1 && powercap);
+    json_decref(a);
+    for (size_t k = sizeof(dirs) / sizeof(dirs[0]); k-- > 0;) {
+        char *p = xasprintf("%s/%s", root, dirs[k]);
+        rmdir(p);
+        free(p);
+    }
+    rmdir(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_numbers_near_strings),
+        cmocka_unit_test(test_default_masks_each_cpus_thermal_throttle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
