@@ -236,20 +236,8 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
             close(x->ns_fds[t]);
     if (x->ns_fds[SPEC_NS_MOUNT] < 0 && chdir("/") < 0)
         return berth_error_set(err, errno, "exec: chdir /");
-    if (x->ns_fds[SPEC_NS_PID] >= 0) {
-        /* Joining a pid namespace places children only: fork into it, as a sibling so that
-         * the runtime stays the parent, and say who we are through the credentials. */
-        struct clone_args args = {.flags = CLONE_PARENT};
-        long pid = ns_clone(&args);
-        if (pid < 0)
-            return berth_error_set(err, errno, "exec: fork into the pid namespace");
-        if (pid > 0)
-            _exit(0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int r = sync_send(x->sync_fd, SYNC_INIT_PID, 0, -1, NULL, err);
-        if (r < 0)
-            return r;
-    }
+    if (x->ns_fds[SPEC_NS_PID] >= 0 && sync_fork_into_pidns(x->sync_fd, err) < 0)
+        return berth_error_prefix(err, "exec");
 
     if (p->terminal) {
         int master = -1, peer = -1;

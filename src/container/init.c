@@ -123,21 +123,9 @@ static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
         }
     }
     (void)l;
-    if (x->new_pidns_fork) {
-        /* unshare(CLONE_NEWPID) only places children: the real init is forked into it, as a
-         * sibling so that the runtime is its parent. */
-        struct clone_args args = {.flags = CLONE_PARENT, .exit_signal = 0};
-        long pid = ns_clone(&args);
-        if (pid < 0)
-            return berth_error_set(err, errno, "fork the init into its pid namespace");
-        if (pid > 0)
-            _exit(0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* The runtime learns the init's pid from the credentials of this message. */
-        int r = sync_send(x->sync_fd, SYNC_INIT_PID, 0, -1, NULL, err);
-        if (r < 0)
-            return r;
-    }
+    /* unshare(CLONE_NEWPID) only places children: the real init is forked into it. */
+    if (x->new_pidns_fork && sync_fork_into_pidns(x->sync_fd, err) < 0)
+        return berth_error_prefix(err, "the init");
     return 0;
 }
 

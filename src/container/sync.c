@@ -3,7 +3,12 @@
 #include "util/cleanup.h"
 #include "util/mem.h"
 
+#include "linux/ns.h"
+
 #include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -193,4 +198,16 @@ int sync_expect(int sock, enum sync_type type, struct sync_msg *msg, struct bert
         return berth_error_set(err, EPROTO, "unexpected message %d from container init", t);
     }
     return 0;
+}
+
+int sync_fork_into_pidns(int sock, struct berth_error **err)
+{
+    struct clone_args args = {.flags = CLONE_PARENT};
+    long pid = ns_clone(&args);
+    if (pid < 0)
+        return berth_error_set(err, errno, "fork into the pid namespace");
+    if (pid > 0)
+        _exit(0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return sync_send(sock, SYNC_INIT_PID, 0, -1, NULL, err);
 }

@@ -37,3 +37,9 @@ int sync_recv(int sock, struct sync_msg *msg, struct berth_error **err);
 /* Receive and insist on one type; an SYNC_ERROR from the peer becomes *err. */
 int sync_expect(int sock, enum sync_type type, struct sync_msg *msg, struct berth_error **err);
 void sync_msg_clear(struct sync_msg *msg);
+
+/* Fork into the pid namespace this process has joined or unshared (which places children
+ * only), as a sibling so that the runtime stays the parent; the fork exits here and the child
+ * returns 0, with a parent-death signal, after telling the runtime its pid through the
+ * credentials of SYNC_INIT_PID. */
+int sync_fork_into_pidns(int sock, struct berth_error **err);
