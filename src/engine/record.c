@@ -168,27 +168,11 @@ bool record_name_valid(const char *name)
     return true;
 }
 
-static int mkdir_parents(const char *path, struct berth_error **err)
-{
-    _cleanup_free_ char *p = xstrdup(path);
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            return berth_error_set(err, errno, "mkdir %s", p);
-        *c = saved;
-        if (!saved)
-            return 0;
-    }
-}
-
 int record_root_open(const char *storage_root, bool create, struct berth_error **err)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", storage_root, RECORD_DIR);
     if (create) {
-        int r = mkdir_parents(path, err);
+        int r = fs_mkdir_parents(path, 0700, err);
         if (r < 0)
             return r;
     }

@@ -61,24 +61,6 @@ static bool selinux_enabled(void)
     return statfs("/sys/fs/selinux", &sfs) == 0 && (uint32_t)sfs.f_type == SELINUX_MAGIC;
 }
 
-/* mkdir -p for the store root: an administrator's path, so ordinary path resolution is right.
- * Directories made here are 0700. */
-static int mkdir_parents(const char *path, struct berth_error **err)
-{
-    _cleanup_free_ char *p = xstrdup(path);
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-            return berth_error_set(err, errno, "mkdir %s", p);
-        *c = saved;
-        if (!saved)
-            return 0;
-    }
-}
-
 /* Open (creating) a store directory with exactly `mode` and owned by us: a directory someone
  * else made more open than that must not stay so. */
 static int open_store_dir(int dirfd, const char *name, mode_t mode, struct berth_error **err)
@@ -356,7 +338,8 @@ int storage_open(const char *root, unsigned flags, struct storage **out, struct 
     s->root_fd = s->vfs_fd = s->dir_fd = s->lock_fd = -1;
     s->readonly = flags & STORAGE_OPEN_READONLY;
 
-    int r = mkdir_parents(root, err);
+    /* An administrator's path, so ordinary path resolution is right. */
+    int r = fs_mkdir_parents(root, 0700, err);
     if (r < 0)
         return berth_error_prefix(err, "storage root");
     s->root_fd = open_store_dir(AT_FDCWD, root, 0700, err);

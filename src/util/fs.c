@@ -164,6 +164,22 @@ int fs_remove_tree_at(int dirfd, const char *name, struct berth_error **err)
     return 0;
 }
 
+int fs_mkdir_parents(const char *path, mode_t mode, struct berth_error **err)
+{
+    _cleanup_free_ char *p = xstrdup(path);
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char saved = *c;
+        *c = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return berth_error_set(err, errno, "mkdir %s", p);
+        *c = saved;
+        if (!saved)
+            return 0;
+    }
+}
+
 int fs_mkdir_at(int dirfd, const char *name, mode_t mode, struct berth_error **err)
 {
     if (mkdirat(dirfd, name, mode) == 0)

@@ -28,5 +28,8 @@ int fs_write_file_at(int dirfd, const char *name, const void *data, size_t len,
  * another mount (EBUSY names the mount point). A missing name is not an error. */
 int fs_remove_tree_at(int dirfd, const char *name, struct berth_error **err);
 
+/* mkdir -p of an absolute path by ordinary resolution (for paths an administrator names); each
+ * directory made gets `mode`. */
+int fs_mkdir_parents(const char *path, mode_t mode, struct berth_error **err);
 /* mkdir that accepts an existing directory. */
 int fs_mkdir_at(int dirfd, const char *name, mode_t mode, struct berth_error **err);
