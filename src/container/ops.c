@@ -122,7 +122,23 @@ static char *state_text(const struct container_state *st, enum container_status 
     return s;
 }
 
-static int start_handle(struct handle *hp, const char *id, struct berth_error **err);
+/* poststart hooks run after the process is exec'd: once `watch` hangs up, which the init's
+ * end closing at its exec makes happen (-1: at once). */
+static void poststart_after_hangup(const struct container_state *st, struct spec_hook *hooks,
+                                   size_t n, int watch)
+{
+    struct pollfd pf = {watch, 0, 0};
+    while (watch >= 0 && !(pf.revents & (POLLHUP | POLLERR)) &&
+           (poll(&pf, 1, -1) >= 0 || errno == EINTR))
+        ;
+    _cleanup_free_ char *state = state_text(st, CONTAINER_RUNNING);
+    hooks_run_warn(hooks, n, "poststart", state);
+}
+
+static void poststart_hooks(const struct container_state *st, struct spec_hook **hooks, size_t *n)
+{
+    hooks_from_json(st->hooks ? json_object_get(st->hooks, "poststart") : NULL, hooks, n);
+}
 
 int container_start(const char *root, const char *id, struct berth_error **err)
 {
@@ -130,7 +146,38 @@ int container_start(const char *root, const char *id, struct berth_error **err)
     int r = handle_open(root, id, true, &h, err);
     if (r < 0)
         return r;
-    return start_handle(&h, id, err);
+    if (h.status != CONTAINER_CREATED)
+        return berth_error_set(err, 0, "cannot start container \"%s\": it is %s, not created", id,
+                               container_status_name(h.status));
+    /* Non-blocking: no reader means the init is gone, and start must not hang on it. */
+    _cleanup_close_ int fifo =
+        openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fifo < 0)
+        return berth_error_set(err, errno, "start container \"%s\": its init is not waiting", id);
+    struct spec_hook *hooks;
+    size_t n;
+    poststart_hooks(&h.st, &hooks, &n);
+    /* The init holds the fifo open until its exec closes it: a reader opened here, with a
+     * writer opened after it, sees a hang-up once the init's end is gone. */
+    _cleanup_close_ int watch = -1, writer = -1;
+    if (n) {
+        watch = openat(h.dirfd, CONTAINER_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        writer = openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    }
+    /* Gone before the byte is written, so that from the first instant of the process, state
+     * says running. */
+    unlinkat(h.dirfd, CONTAINER_EXEC_FIFO, 0);
+    if (write(fifo, "0", 1) != 1) {
+        hooks_free_array(hooks, n);
+        return berth_error_set(err, errno, "start container \"%s\"", id);
+    }
+    if (n) {
+        close(TAKE_FD(fifo));
+        close(TAKE_FD(writer));
+        poststart_after_hangup(&h.st, hooks, n, watch);
+    }
+    hooks_free_array(hooks, n);
+    return 0;
 }
 
 /* A handle on what `run` holds: borrowed, never closed here. */
@@ -145,12 +192,6 @@ static struct handle held_handle(struct container_held *held, enum container_sta
 
 int container_start_held(struct container_held *held, const char *id, struct berth_error **err)
 {
-    if (held->sock < 0) {
-        struct handle h = held_handle(held, CONTAINER_CREATED);
-        int r = start_handle(&h, id, err);
-        flock(held->dirfd, LOCK_UN);
-        return r;
-    }
     /* No exec.fifo: the init waits on its socket, which its exec closes. */
     int r = sync_send(held->sock, SYNC_START, 0, -1, NULL, err);
     if (r < 0) {
@@ -158,15 +199,9 @@ int container_start_held(struct container_held *held, const char *id, struct ber
     } else {
         struct spec_hook *hooks;
         size_t n;
-        hooks_from_json(held->st.hooks ? json_object_get(held->st.hooks, "poststart") : NULL,
-                        &hooks, &n);
-        if (n) {
-            struct pollfd pf = {held->sock, 0, 0};
-            while (!(pf.revents & (POLLHUP | POLLERR)) && (poll(&pf, 1, -1) >= 0 || errno == EINTR))
-                ;
-            _cleanup_free_ char *state = state_text(&held->st, CONTAINER_RUNNING);
-            hooks_run_warn(hooks, n, "poststart", state);
-        }
+        poststart_hooks(&held->st, &hooks, &n);
+        if (n)
+            poststart_after_hangup(&held->st, hooks, n, held->sock);
         hooks_free_array(hooks, n);
     }
     close(held->sock);
@@ -185,49 +220,6 @@ void container_held_clear(struct container_held *held)
         close(held->sock);
     held->rootfd = held->dirfd = held->sock = -1;
     container_state_clear(&held->st);
-}
-
-static int start_handle(struct handle *hp, const char *id, struct berth_error **err)
-{
-    struct handle h = *hp;
-    if (h.status != CONTAINER_CREATED)
-        return berth_error_set(err, 0, "cannot start container \"%s\": it is %s, not created", id,
-                               container_status_name(h.status));
-    /* Non-blocking: no reader means the init is gone, and start must not hang on it. */
-    _cleanup_close_ int fifo =
-        openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fifo < 0)
-        return berth_error_set(err, errno, "start container \"%s\": its init is not waiting", id);
-    struct spec_hook *hooks;
-    size_t n;
-    hooks_from_json(h.st.hooks ? json_object_get(h.st.hooks, "poststart") : NULL, &hooks, &n);
-    /* poststart hooks run after the process is exec'd. The init holds the fifo open until its
-     * exec closes it: a reader opened here, with a writer opened after it, sees a hang-up once
-     * the init's end is gone. */
-    _cleanup_close_ int watch = -1, writer = -1;
-    if (n) {
-        watch = openat(h.dirfd, CONTAINER_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        writer = openat(h.dirfd, CONTAINER_EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    }
-    /* Gone before the byte is written, so that from the first instant of the process, state
-     * says running. */
-    unlinkat(h.dirfd, CONTAINER_EXEC_FIFO, 0);
-    if (write(fifo, "0", 1) != 1) {
-        hooks_free_array(hooks, n);
-        return berth_error_set(err, errno, "start container \"%s\"", id);
-    }
-    if (n) {
-        close(TAKE_FD(fifo));
-        close(TAKE_FD(writer));
-        struct pollfd pf = {watch, 0, 0};
-        while (watch >= 0 && !(pf.revents & (POLLHUP | POLLERR)) &&
-               (poll(&pf, 1, -1) >= 0 || errno == EINTR))
-            ;
-        _cleanup_free_ char *state = state_text(&h.st, CONTAINER_RUNNING);
-        hooks_run_warn(hooks, n, "poststart", state);
-    }
-    hooks_free_array(hooks, n);
-    return 0;
 }
 
 static int signal_init(const struct container_state *st, int sig, struct berth_error **err)
