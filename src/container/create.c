@@ -142,12 +142,22 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
     _cleanup_free_ char *root = s->root_path[0] == '/'
                                     ? xstrdup(s->root_path)
                                     : xasprintf("%s/%s", j->bundle, s->root_path);
-    if (!realpath(root, real))
-        return berth_error_set(err, errno, "%s: root.path: %s", origin, root);
+    /* The bundle's path is canonical already: a plain directory named in it (the common
+     * layout) is too, and needs no walk of every component. */
+    const char *rp = s->root_path;
     struct stat st;
-    if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
-        return berth_error_set(err, ENOTDIR, "%s: root.path: %s", origin, real);
-    j->rootfs = xstrdup(real);
+    bool plain = rp[0] != '/' && !strchr(rp, '/') && strcmp(j->bundle, "/") != 0 &&
+                 strcmp(rp, ".") != 0 && strcmp(rp, "..") != 0 && lstat(root, &st) == 0 &&
+                 S_ISDIR(st.st_mode);
+    if (plain) {
+        j->rootfs = TAKE_PTR(root);
+    } else {
+        if (!realpath(root, real))
+            return berth_error_set(err, errno, "%s: root.path: %s", origin, root);
+        if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+            return berth_error_set(err, ENOTDIR, "%s: root.path: %s", origin, real);
+        j->rootfs = xstrdup(real);
+    }
 
     if (!spec_namespace_find(s, SPEC_NS_MOUNT))
         return berth_error_set(err, 0, "%s: linux.namespaces: a mount namespace is required",
@@ -200,8 +210,8 @@ static void ns_plan_clear(struct ns_plan *p)
         close(p->pid_join_fd);
 }
 
-static int plan_namespaces(const struct spec *s, bool cgroup_v1_join, struct ns_plan *p,
-                           struct berth_error **err)
+static int plan_namespaces(const struct spec *s, bool cgroup_join, bool cgroup_join_by_path,
+                           struct ns_plan *p, struct berth_error **err)
 {
     memset(p, 0, sizeof(*p));
     p->pid_join_fd = -1;
@@ -233,11 +243,11 @@ static int plan_namespaces(const struct spec *s, bool cgroup_v1_join, struct ns_
     p->time_offsets = l && (l->time_monotonic.set || l->time_boottime.set);
     /* One clone3 makes every new namespace at once, unless namespaces must be joined before a
      * new user namespace exists (they belong to the host's), a user namespace is joined (new
-     * ones must belong to it), or the init must join v1 cgroups by itself before it leaves the
-     * host's user namespace. */
-    p->slow = (p->new_userns && (joins || cgroup_v1_join)) || p->join_fds[SPEC_NS_USER] >= 0;
+     * ones must belong to it), or the init must join a cgroup by path before it leaves the
+     * host's user namespace (v1 hierarchies it joins through the runtime's fds anywhere). */
+    p->slow = (p->new_userns && (joins || cgroup_join_by_path)) || p->join_fds[SPEC_NS_USER] >= 0;
     unsigned long late = 0;
-    if (cgroup_v1_join)
+    if (cgroup_join)
         late |= CLONE_NEWCGROUP; /* after the init joined its cgroups */
     if (p->time_offsets)
         late |= CLONE_NEWTIME; /* made by the runtime for the clone, with its offsets */
@@ -537,8 +547,10 @@ static int create(struct create_job *j, struct berth_error **err)
     /* Without clone3 (CLONE_INTO_CGROUP) the init joins its cgroup2 directory itself too. */
     bool v1_join =
         j->cgroup && (cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED || !ns_clone3_works());
+    bool join_by_path =
+        j->cgroup && cgroup_get_mode(j->cgroup) != CGROUP_MODE_LEGACY && !ns_clone3_works();
     struct ns_plan plan;
-    r = plan_namespaces(j->spec, v1_join, &plan, err);
+    r = plan_namespaces(j->spec, v1_join, join_by_path, &plan, err);
     if (r < 0) {
         ns_plan_clear(&plan);
         return r;
@@ -565,9 +577,12 @@ static int create(struct create_job *j, struct berth_error **err)
     r = container_cgroup_mounts(j->cgroup, &x.cgroups, &x.n_cgroups, &x.cgroup_unified, err);
     if (r == 0)
         r = rootfs_bind_trees(j->spec, j->bundle, &x.bind_trees, err);
+    if (r == 0 && v1_join && cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED)
+        r = cgroup_open_v1_joins(j->cgroup, &x.cgroup_v1_fds, err);
     if (r == 0)
         r = clone_init(j, &plan, &x, err);
     ns_plan_clear(&plan);
+    cgroup_close_v1_joins(x.cgroup_v1_fds, j->cgroup ? cgroup_dir_count(j->cgroup) : 0);
     container_cgroup_mounts_free(x.cgroups, x.n_cgroups);
     rootfs_bind_trees_free(x.bind_trees, j->spec->n_mounts);
     if (r < 0)

@@ -214,7 +214,7 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
 {
     const struct spec_process *p = x->p;
     if (x->cg) {
-        int r = cgroup_join_self(x->cg, x->in_v2, err);
+        int r = cgroup_join_self(x->cg, x->in_v2, false, err);
         if (r < 0)
             return r;
     }

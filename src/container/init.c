@@ -86,9 +86,10 @@ static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
             return r;
     }
     /* A process joins its cgroup before it leaves the host's user namespace (where the cgroup
-     * files are writable) and before a cgroup namespace is made (whose root it becomes). */
+     * files are writable) and before a cgroup namespace is made (whose root it becomes). Its v1
+     * hierarchies it joined already, through the runtime's fds. */
     if (x->join_cgroup_self) {
-        int r = cgroup_join_self(x->cgroup, x->born_in_v2_cgroup, err);
+        int r = cgroup_join_self(x->cgroup, x->born_in_v2_cgroup, x->cgroup_v1_fds != NULL, err);
         if (r < 0)
             return r;
     }
@@ -237,6 +238,12 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The v1 hierarchies through the fds the runtime opened, before they are closed. */
+    if (x->cgroup_v1_fds) {
+        int r = cgroup_join_v1_fds(x->cgroup, x->cgroup_v1_fds, err);
+        if (r < 0)
+            return r;
+    }
     close_inherited_fds(x);
     int r = enter_namespaces(x, err);
     if (r < 0)

@@ -26,6 +26,7 @@ struct init_ctx {
     bool new_pidns_fork; /* unshare made a pid namespace: fork the real init into it */
     bool join_cgroup_self;
     bool born_in_v2_cgroup; /* cloned into the cgroup2 directory */
+    int *cgroup_v1_fds;     /* cgroup_open_v1_joins, or NULL */
     struct rootfs_cgroup *cgroups;
     size_t n_cgroups;
     bool cgroup_unified;

@@ -190,6 +190,31 @@ static int make_one(int rootfd, const struct spec_device *d, bool userns, struct
     return make_node(pc->fd, base, d, userns, err);
 }
 
+static int create_symlinks(int devfd, struct berth_error **err)
+{
+    static const struct {
+        const char *target, *name;
+    } links[] = {
+        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+        if (symlinkat(links[i].target, devfd, links[i].name) == 0)
+            continue;
+        if (errno != EEXIST)
+            return berth_error_set(err, errno, "symlink /dev/%s", links[i].name);
+        if (strcmp(links[i].name, "ptmx") != 0)
+            continue;
+        /* An image's own /dev/ptmx would open the wrong devpts: replace it. */
+        if (unlinkat(devfd, "ptmx", 0) < 0 || symlinkat("pts/ptmx", devfd, "ptmx") < 0)
+            return berth_error_set(err, errno, "replace /dev/ptmx with a symlink");
+    }
+    if (access("/proc/kcore", F_OK) == 0 && symlinkat("/proc/kcore", devfd, "core") < 0 &&
+        errno != EEXIST)
+        return berth_error_set(err, errno, "symlink /dev/core");
+    return 0;
+}
+
 int devices_create(int rootfd, const struct spec_device *devs, size_t n, bool userns,
                    struct berth_error **err)
 {
@@ -211,36 +236,17 @@ int devices_create(int rootfd, const struct spec_device *devs, size_t n, bool us
             berth_error_prefix(err, "linux.devices[%zu]", i);
     }
     umask(mask);
+    /* The symlinks go in the /dev the last node went to, mostly. */
+    if (r == 0 && (!pc.path || strcmp(pc.path, "/dev") != 0)) {
+        if (pc.fd >= 0)
+            close(pc.fd);
+        pc.fd = path_mkdir_in_root(rootfd, "/dev", 0755, err);
+        r = pc.fd < 0 ? pc.fd : 0;
+    }
+    if (r == 0)
+        r = create_symlinks(pc.fd, err);
     if (pc.fd >= 0)
         close(pc.fd);
     free(pc.path);
     return r;
-}
-
-int devices_create_symlinks(int rootfd, struct berth_error **err)
-{
-    static const struct {
-        const char *target, *name;
-    } links[] = {
-        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
-        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
-    };
-    _cleanup_close_ int devfd = path_mkdir_in_root(rootfd, "/dev", 0755, err);
-    if (devfd < 0)
-        return devfd;
-    for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
-        if (symlinkat(links[i].target, devfd, links[i].name) == 0)
-            continue;
-        if (errno != EEXIST)
-            return berth_error_set(err, errno, "symlink /dev/%s", links[i].name);
-        if (strcmp(links[i].name, "ptmx") != 0)
-            continue;
-        /* An image's own /dev/ptmx would open the wrong devpts: replace it. */
-        if (unlinkat(devfd, "ptmx", 0) < 0 || symlinkat("pts/ptmx", devfd, "ptmx") < 0)
-            return berth_error_set(err, errno, "replace /dev/ptmx with a symlink");
-    }
-    if (access("/proc/kcore", F_OK) == 0 && symlinkat("/proc/kcore", devfd, "core") < 0 &&
-        errno != EEXIST)
-        return berth_error_set(err, errno, "symlink /dev/core");
-    return 0;
 }

@@ -12,12 +12,10 @@ struct berth_error;
 
 /* Create the default nodes (null, zero, full, random, urandom, tty) and linux.devices. In a
  * user namespace, where mknod is refused, the host's nodes are bind-mounted instead. Each node
- * is verified to be the device asked for after it is made. */
+ * is verified to be the device asked for after it is made. Then the symlinks: /dev/fd, stdin,
+ * stdout, stderr, ptmx -> pts/ptmx, and core -> /proc/kcore when it exists. */
 int devices_create(int rootfd, const struct spec_device *devs, size_t n, bool userns,
                    struct berth_error **err);
-
-/* /dev/fd, stdin, stdout, stderr, ptmx -> pts/ptmx, and core -> /proc/kcore when it exists. */
-int devices_create_symlinks(int rootfd, struct berth_error **err);
 
 /* Check that an open file is the character device major:minor. */
 bool devices_is_char(int fd, unsigned major, unsigned minor);

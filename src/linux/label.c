@@ -38,8 +38,15 @@
 
 bool label_selinux_enabled(void)
 {
-    struct statfs sfs;
-    return statfs("/sys/fs/selinux", &sfs) == 0 && sfs.f_type == (typeof(sfs.f_type))SELINUX_MAGIC;
+    /* Asked once per process: whether the host runs SELinux does not change under a runtime,
+     * and an init asks again after it left the host's /sys behind. */
+    static int enabled = -1;
+    if (enabled < 0) {
+        struct statfs sfs;
+        enabled =
+            statfs("/sys/fs/selinux", &sfs) == 0 && sfs.f_type == (typeof(sfs.f_type))SELINUX_MAGIC;
+    }
+    return enabled;
 }
 
 bool label_files_enabled(void)

@@ -30,7 +30,8 @@ struct berth_error;
 
 /* --- Detection --- */
 
-/* selinuxfs is mounted at /sys/fs/selinux (statfs says SELINUX_MAGIC). */
+/* selinuxfs is mounted at /sys/fs/selinux (statfs says SELINUX_MAGIC): the first answer in a
+ * process, which its children inherit. */
 bool label_selinux_enabled(void);
 /* Whether file labels are written: SELinux is on, or BERTH_LABEL_FORCE=1. */
 bool label_files_enabled(void);

@@ -294,7 +294,9 @@ int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allow
                                "process.user.additionalGids: setgroups is denied in this user "
                                "namespace");
     }
-    if (p->capabilities && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    /* Only a change of every uid from 0 to others clears the permitted capabilities. */
+    bool keep = p->capabilities && u->uid != 0;
+    if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return berth_error_set(err, errno, "prctl(PR_SET_KEEPCAPS)");
     if (setresgid(u->gid, u->gid, u->gid) < 0)
         return berth_error_set(err, errno, "process.user.gid: setresgid %u", u->gid);
@@ -317,7 +319,7 @@ int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allow
         data[c->inheritable[i] / 32].inheritable |= 1U << (c->inheritable[i] % 32);
     if (syscall(SYS_capset, &hdr, data) < 0)
         return berth_error_set(err, errno, "process.capabilities: capset");
-    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+    if (keep && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
         return berth_error_set(err, errno, "prctl(PR_SET_KEEPCAPS)");
     for (size_t i = 0; i < c->n_ambient; i++) {
         /* The kernel refuses an ambient capability that is not also inheritable and permitted;

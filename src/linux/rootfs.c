@@ -841,7 +841,7 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
 
     /* A missing working directory is made (0755, by the container's root), as runc makes it:
      * after the mounts, so that one under a mount lands in it. */
-    if (s->process && s->process->cwd) {
+    if (s->process && s->process->cwd && strcmp(s->process->cwd, "/") != 0) {
         int fd = path_mkdir_in_root(c->rootfd, s->process->cwd, 0755, err);
         if (fd < 0)
             return berth_error_prefix(err, "process.cwd");
@@ -851,9 +851,6 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
     if (!c->dev_is_bind) {
         const struct spec_linux *l = s->linux_;
         r = devices_create(c->rootfd, l ? l->devices : NULL, l ? l->n_devices : 0, c->userns, err);
-        if (r < 0)
-            return r;
-        r = devices_create_symlinks(c->rootfd, err);
         if (r < 0)
             return r;
     }
@@ -883,8 +880,10 @@ static int open_null(struct rootfs_ctx *c, struct berth_error **err)
     struct berth_error *local = NULL;
     int fd = path_open_in_root(c->rootfd, "/dev/null", O_PATH | O_NOFOLLOW, 0, &local);
     berth_error_free(local);
-    if (fd >= 0 && devices_is_char(fd, 1, 3))
+    if (fd >= 0 && devices_is_char(fd, 1, 3)) {
+        c->null_checked = true;
         return fd;
+    }
     if (fd >= 0)
         close(fd);
     fd = open("/dev/null", O_PATH | O_CLOEXEC);
@@ -1046,7 +1045,10 @@ int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err)
         if (root < 0 || mnt_setattr_fd(root, false, MOUNT_ATTR_RDONLY, 0, 0, -1) < 0)
             return berth_error_set(err, errno, "root.readonly: make / read-only");
     }
-    /* The image could have planted something else as /dev/null when /dev is its own. */
+    /* The image could have planted something else as /dev/null when /dev is its own. Masking
+     * checked it already, and nothing since moved it. */
+    if (c->null_checked)
+        return 0;
     _cleanup_close_ int null = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (null >= 0 && !devices_is_char(null, 1, 3))
         return berth_error_set(err, 0, "/dev/null in the container is not the null device");

@@ -45,6 +45,7 @@ struct rootfs_ctx {
     struct rootfs_deferred *deferred;
     size_t n_deferred;
     bool dev_is_bind;
+    bool null_checked; /* the container's /dev/null was proven the null device by its fd */
 };
 
 void rootfs_ctx_init(struct rootfs_ctx *c);

@@ -312,9 +312,10 @@ COMMANDS = {
     "run": (_setup_none, lambda b, cid: ["run", "-b", b.path, cid], ["true"]),
 }
 
-# (command, follow the children, in a user namespace). In a new user namespace on a host with
-# v1 cgroups the init joins its cgroups and unshares by itself, then forks the real init into
-# the new pid namespace: the intermediate process is killed too.
+# (command, follow the children, in a user namespace). A new user namespace that must be made
+# after joining another namespace (here the host's network namespace, by path) is unshared by
+# the init, which then forks the real init into the new pid namespace: with the children
+# followed, the intermediate process is killed too. Without such a join one clone3 makes them.
 CASES = [
     ("create", False, False), ("create", True, False),
     ("start", False, False),
@@ -330,8 +331,12 @@ CASES = [
     f"{c}-{'children' if f else 'berth'}{'-userns' if u else ''}" for c, f, u in CASES])
 def test_sigkill_at_each_step(berth, make_bundle, tmp_path, command, follow, userns):
     bundle = make_bundle(traversable=userns)
+    intermediate = userns and command == "create" and follow
     if userns:
         make_userns(bundle)
+    if intermediate:
+        bundle.set_namespace("network", f"/proc/{os.getpid()}/ns/net")
+        bundle.write()
     setup, make_args, process_args = COMMANDS[command]
     tracer = Tracer(berth, str(tmp_path))
     check = Checker(berth, bundle, tmp_path)
@@ -345,7 +350,7 @@ def test_sigkill_at_each_step(berth, make_bundle, tmp_path, command, follow, use
     prepare()
     positions, clean = tracer.positions(make_args(bundle, cid), follow, skip_startup=not FULL)
     check.cleanup(cid, "after the clean run")
-    if userns and command == "create" and follow:
+    if intermediate:
         pids = {m.group(1) for m in map(LINE.match, clean.splitlines()) if m}
         assert len(pids) >= 3, f"no intermediate process: {sorted(pids)}"
     assert positions, f"no system call traced: {clean[-2000:]}"

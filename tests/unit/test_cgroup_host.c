@@ -227,7 +227,7 @@ static void spawn(struct fixture *f, struct cgroup *cg)
     assert_true(f->child >= 0);
     if (f->child == 0) {
         struct berth_error *err = NULL;
-        if (cgroup_join_self(cg, false, &err) < 0) {
+        if (cgroup_join_self(cg, false, false, &err) < 0) {
             dprintf(p[1], "E%s", err->msg);
             _exit(1);
         }
@@ -256,7 +256,7 @@ static int run_inside(struct cgroup *cg, int (*fn)(void))
     assert_true(pid >= 0);
     if (pid == 0) {
         struct berth_error *err = NULL;
-        if (cgroup_join_self(cg, false, &err) < 0)
+        if (cgroup_join_self(cg, false, false, &err) < 0)
             _exit(100);
         _exit(fn());
     }
@@ -264,6 +264,88 @@ static int run_inside(struct cgroup *cg, int (*fn)(void))
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     return WEXITSTATUS(status);
+}
+
+/* ---- joining through the runtime's fds ---- */
+
+/* A child that joins through fds its parent opened lands in every hierarchy, as by path; the
+ * parent's copies close, and an fd of someone else's between them stays open. */
+static void test_join_v1_fds(void **state)
+{
+    need_root();
+    struct fixture *f = *state;
+    f->cg = create(NULL, f->id);
+    if (cgroup_get_mode(f->cg) == CGROUP_MODE_UNIFIED)
+        skip();
+    int *fds = NULL;
+    struct berth_error *err = NULL;
+    if (cgroup_open_v1_joins(f->cg, &fds, &err) < 0)
+        fail_msg("%s", err->msg);
+    size_t n = cgroup_dir_count(f->cg), open_fds = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ctrl, *path;
+        cgroup_dir_at(f->cg, i, &ctrl, &path);
+        assert_true(*ctrl ? fds[i] >= 0 : fds[i] == -1);
+        open_fds += fds[i] >= 0;
+    }
+    assert_true(open_fds >= 1);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct berth_error *e = NULL;
+        if (cgroup_join_v1_fds(f->cg, fds, &e) < 0 || cgroup_join_self(f->cg, false, true, &e) < 0)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    f->child = pid;
+    /* Each dir's cgroup.procs lists the child once it has joined. */
+    char me[24];
+    snprintf(me, sizeof(me), "%d", (int)pid);
+    for (size_t i = 0; i < n; i++) {
+        const char *ctrl, *path;
+        cgroup_dir_at(f->cg, i, &ctrl, &path);
+        char file[512], buf[4096];
+        snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+        bool found = false;
+        for (int t = 0; t < 500 && !found; t++) {
+            int fd = open(file, O_RDONLY | O_CLOEXEC);
+            assert_true(fd >= 0);
+            ssize_t r = read(fd, buf, sizeof(buf) - 1);
+            close(fd);
+            buf[r > 0 ? r : 0] = '\0';
+            for (char *s = NULL, *l = strtok_r(buf, "\n", &s); l && !found;
+                 l = strtok_r(NULL, "\n", &s))
+                found = strcmp(l, me) == 0;
+            if (!found)
+                usleep(10000);
+        }
+        if (!found)
+            fail_msg("the child is not in %s", path);
+    }
+
+    /* A foreign fd in the middle of the runtime's, as when one was free below the others. */
+    int mid = -1;
+    for (size_t i = 0; i < n && mid < 0; i++)
+        if (fds[i] >= 0) {
+            mid = (int)i;
+            for (size_t k = i + 1; k < n; k++)
+                if (fds[k] >= 0) {
+                    mid = (int)k;
+                    break;
+                }
+        }
+    int foreign = fds[mid], closed[64], nc = 0;
+    fds[mid] = -1;
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            closed[nc++] = fds[i];
+    cgroup_close_v1_joins(fds, n);
+    assert_true(fcntl(foreign, F_GETFD) >= 0);
+    close(foreign);
+    for (int i = 0; i < nc; i++)
+        assert_true(fcntl(closed[i], F_GETFD) < 0 && errno == EBADF);
 }
 
 /* ---- mode ---- */
@@ -528,7 +610,7 @@ static void test_clone_into_cgroup(void **state)
             _exit(0);
         /* Hybrid: joining adds the v1 hierarchies and leaves the cgroup2 one as it is. */
         struct berth_error *err = NULL;
-        if (cgroup_join_self(f->cg, false, &err) < 0)
+        if (cgroup_join_self(f->cg, false, false, &err) < 0)
             _exit(2);
         memset(buf, 0, sizeof(buf));
         cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
@@ -1008,6 +1090,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_join_signal_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_absolute_and_shared_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_then_make, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_v1_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_after_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clone_into_cgroup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_roundtrip_host, setup, teardown),

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -618,13 +619,14 @@ static bool self_in_v2_dir(const struct cgroup_dir *d)
     return false;
 }
 
-static int join_dir(const struct cgroup_dir *d, const char *file, const char *what,
+/* Write `what` into `file` of d, through fd when it is open already (else by path). */
+static int join_dir(const struct cgroup_dir *d, int fd, const char *file, const char *what,
                     struct berth_error **err)
 {
     int r;
     /* EINVAL: the task is still being created (TASK_NEW); it settles within moments. */
     for (int attempt = 0;; attempt++) {
-        r = cg_write(d->path, file, what, NULL);
+        r = fd >= 0 ? cg_write_fd(fd, file, what, NULL) : cg_write(d->path, file, what, NULL);
         if (r != -EINVAL || attempt == 5)
             break;
         nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
@@ -636,22 +638,75 @@ static int join_dir(const struct cgroup_dir *d, const char *file, const char *wh
     return 0;
 }
 
-int cgroup_join_self(const struct cgroup *cg, bool in_v2, struct berth_error **err)
+int cgroup_open_v1_joins(const struct cgroup *cg, int **out, struct berth_error **err)
+{
+    int *fds = xcalloc(cg->n_dirs ? cg->n_dirs : 1, sizeof(int));
+    for (size_t i = 0; i < cg->n_dirs; i++) {
+        const struct cgroup_dir *d = &cg->dirs[i];
+        fds[i] = -1;
+        if (!*d->controllers)
+            continue;
+        int r = fds[i] = cg_open_write(d->path, "tasks", "0", err);
+        if (r < 0) {
+            cgroup_close_v1_joins(fds, i);
+            return berth_error_prefix(err, "join %s", d->path);
+        }
+    }
+    *out = fds;
+    return 0;
+}
+
+void cgroup_close_v1_joins(int *fds, size_t n)
+{
+    if (!fds)
+        return;
+    /* Opened one after another, each took the lowest free number: they ascend, mostly without
+     * a gap, and each run of consecutive ones goes with one close_range. */
+    int lo = -1, hi = -1;
+    for (size_t i = 0; i <= n; i++) {
+        int fd = i < n ? fds[i] : -1;
+        if (i < n && fd < 0)
+            continue;
+        if (fd >= 0 && lo >= 0 && fd == hi + 1) {
+            hi = fd;
+            continue;
+        }
+        if (lo >= 0 && syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) < 0)
+            for (int k = lo; k <= hi; k++)
+                close(k);
+        lo = hi = fd;
+    }
+    free(fds);
+}
+
+int cgroup_join_v1_fds(const struct cgroup *cg, const int *fds, struct berth_error **err)
+{
+    for (size_t i = 0; i < cg->n_dirs; i++) {
+        int r = fds[i] >= 0 ? join_dir(&cg->dirs[i], fds[i], "tasks", "0", err) : 0;
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int cgroup_join_self(const struct cgroup *cg, bool in_v2, bool v1_joined, struct berth_error **err)
 {
     for (size_t i = 0; i < cg->n_dirs; i++) {
         const struct cgroup_dir *d = &cg->dirs[i];
         int r;
         if (*d->controllers) {
+            if (v1_joined)
+                continue;
             /* "0" into a v1 `tasks` file moves the calling thread (the whole process, for berth's
              * single-threaded children) without the global threadgroup lock that any write to
              * cgroup.procs takes, whose first writer waits for an RCU grace period (some 10 ms). */
-            r = join_dir(d, "tasks", "0", err);
+            r = join_dir(d, -1, "tasks", "0", err);
         } else {
             /* cgroup2 has no such door (cgroup.threads stays within one domain): a child cloned
              * into this directory (cgroup_clone_fd) is left where it is. */
             if (in_v2 || (cg->mode == CGROUP_MODE_HYBRID && self_in_v2_dir(d)))
                 continue;
-            r = join_dir(d, "cgroup.procs", "0", err);
+            r = join_dir(d, -1, "cgroup.procs", "0", err);
         }
         if (r < 0)
             return r;
@@ -698,7 +753,7 @@ int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err
     char buf[24];
     snprintf(buf, sizeof(buf), "%d", (int)pid);
     for (size_t i = 0; i < cg->n_dirs; i++) {
-        int r = join_dir(&cg->dirs[i], "cgroup.procs", buf, err);
+        int r = join_dir(&cg->dirs[i], -1, "cgroup.procs", buf, err);
         if (r < 0)
             return r;
     }

@@ -102,8 +102,15 @@ int cgroup_clone_fd(const struct cgroup *cg);
  * (so the caller must be single-threaded, as berth's children are) and, unlike cgroup.procs,
  * does not wait for an RCU grace period; "0" into cgroup.procs on cgroup2 unless `in_v2` says
  * the caller was cloned into cgroup_clone_fd() (else, on a hybrid host, cgroup.procs is read to
- * know). */
-int cgroup_join_self(const struct cgroup *cg, bool in_v2, struct berth_error **err);
+ * know). `v1_joined`: the v1 hierarchies were joined already, with cgroup_join_v1_fds. */
+int cgroup_join_self(const struct cgroup *cg, bool in_v2, bool v1_joined, struct berth_error **err);
+/* Each v1 hierarchy's `tasks` file opened for writing (O_CLOEXEC), by dir index (-1 for the
+ * cgroup2 dir), into *fds. A child that inherits them joins with cgroup_join_v1_fds, writes alone;
+ * the kernel checks the opener's credentials, not the writer's. The runtime closes its copies
+ * with cgroup_close_v1_joins (n: the dir count), mostly one close_range. */
+int cgroup_open_v1_joins(const struct cgroup *cg, int **fds, struct berth_error **err);
+int cgroup_join_v1_fds(const struct cgroup *cg, const int *fds, struct berth_error **err);
+void cgroup_close_v1_joins(int *fds, size_t n);
 /* The same cgroup with an existing sub-cgroup `sub` (exec --cgroup: "PATH" in every hierarchy,
  * or "CONTROLLER:PATH" in one) in place of the container's own directory. */
 int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,
