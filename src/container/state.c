@@ -54,15 +54,14 @@ int container_root_open(const char *root, bool create, struct berth_error **err)
             return berth_error_set(err, errno, "open state root %s", root);
         return fd;
     }
-    /* mkdir -p: the root's parents may not exist yet on a fresh machine. */
-    _cleanup_free_ char *p = xstrdup(root);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return berth_error_set(err, errno, "mkdir %s", p);
-        *s = '/';
+    /* The root's parents may not exist yet on a fresh machine. */
+    _cleanup_free_ char *parent = xstrdup(root);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        int r = fs_mkdir_parents(parent, 0755, err);
+        if (r < 0)
+            return r;
     }
     if (mkdir(root, 0700) < 0 && errno != EEXIST)
         return berth_error_set(err, errno, "mkdir state root %s", root);

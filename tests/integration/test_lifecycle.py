@@ -4,6 +4,7 @@ import datetime
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -109,6 +110,20 @@ def test_state_without_annotations(berth, bundle):
 def test_state_of_a_missing_container(berth):
     r = berth("state", "nosuch", check=False)
     assert (r.rc, r.out, r.err) == (1, "", 'container "nosuch" does not exist\n')
+
+
+def test_a_missing_state_root_is_made_with_its_parents(berth, bundle, tmp_path):
+    root = tmp_path / "a" / "b" / "state"
+    cmd = [berth.binary, "--root", str(root)]
+    cid = berth.new_id()
+    try:
+        r = subprocess.run(cmd + ["run", "-b", bundle.path, cid], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    finally:
+        subprocess.run(cmd + ["delete", "--force", cid], capture_output=True)
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "a" / "b").st_mode) == 0o755
+    assert os.listdir(root) == []
 
 
 def test_list_formats(berth, make_bundle):
