@@ -55,6 +55,16 @@ void rootfs_ctx_init(struct rootfs_ctx *c)
     c->rootfd = -1;
     c->console_master = -1;
     c->console_peer = -1;
+    c->made_in_fd = -1;
+}
+
+static void drop_made_in(struct rootfs_ctx *c)
+{
+    if (c->made_in_fd >= 0)
+        close(c->made_in_fd);
+    c->made_in_fd = -1;
+    free(c->made_in_path);
+    c->made_in_path = NULL;
 }
 
 void rootfs_ctx_clear(struct rootfs_ctx *c)
@@ -74,6 +84,7 @@ void rootfs_ctx_clear(struct rootfs_ctx *c)
     if (c->console_peer >= 0)
         close(c->console_peer);
     c->rootfd = c->console_master = c->console_peer = -1;
+    drop_made_in(c);
 }
 
 static bool is_bind(const struct spec_mount *m)
@@ -196,14 +207,25 @@ static int open_target_quick(struct rootfs_ctx *c, const struct spec_mount *m, c
     if (fd != -ENOENT || !directory || !slash || !slash[1] || path_has_prefix(dest, "/proc"))
         return -1;
     _cleanup_free_ char *parent = slash == dest ? xstrdup("/") : xstrndup(dest, slash - dest);
-    _cleanup_close_ int pfd = path_open_in_root_direct(c->rootfd, parent, O_PATH | O_DIRECTORY);
-    struct statfs sfs;
-    if (pfd < 0 || fstatfs(pfd, &sfs) < 0 || sfs.f_type == PROC_SUPER_MAGIC ||
-        mkdirat(pfd, slash + 1, 0755) < 0)
+    if (!c->made_in_path || strcmp(c->made_in_path, parent) != 0) {
+        drop_made_in(c);
+        int pfd = path_open_in_root_direct(c->rootfd, parent, O_PATH | O_DIRECTORY);
+        struct statfs sfs;
+        if (pfd >= 0 && (fstatfs(pfd, &sfs) < 0 || sfs.f_type == PROC_SUPER_MAGIC)) {
+            close(pfd);
+            pfd = -1;
+        }
+        if (pfd < 0)
+            return -1;
+        c->made_in_fd = pfd;
+        c->made_in_path = TAKE_PTR(parent);
+    }
+    if (mkdirat(c->made_in_fd, slash + 1, 0755) < 0)
         return -1;
-    fd = openat(pfd, slash + 1, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+    fd = openat(c->made_in_fd, slash + 1, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    c->made_in_used = true;
     *slow = false;
     *existed = false;
     int r = check_target_at(m, fd, xstrdup(dest), true, where, err);
@@ -762,6 +784,7 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
     if (r < 0)
         return r;
     bool defer = defer_ro_of(&o, dest);
+    c->made_in_used = false;
     const char *type = m->type;
     bool bind = o.bind || (type && strcmp(type, "bind") == 0);
     if ((o.idmap || o.ridmap) && !bind) {
@@ -783,6 +806,10 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
         r = mount_fresh(c, m, i, dest, &o, defer, err);
     }
     mnt_opts_clear(&o);
+    /* A mount on a directory made in the kept one leaves that one as it was; any other could
+     * cover it, whatever path it was named by. */
+    if (!c->made_in_used)
+        drop_made_in(c);
     return r;
 }
 
@@ -835,6 +862,7 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err)
         r = rootfs_check_destination(&s->mounts[i], i, &dests[i], err);
     for (size_t i = 0; i < s->n_mounts && r == 0; i++)
         r = mount_one(c, i, dests, err);
+    drop_made_in(c);
     strv_free(dests);
     if (r < 0)
         return r;

@@ -46,6 +46,11 @@ struct rootfs_ctx {
     size_t n_deferred;
     bool dev_is_bind;
     bool null_checked; /* the container's /dev/null was proven the null device by its fd */
+    /* The directory the last missing target was made in (not on a procfs), kept for the next
+     * one made there: /dev/pts, /dev/shm, /dev/mqueue. Dropped by any other mount. */
+    char *made_in_path;
+    int made_in_fd;
+    bool made_in_used;
 };
 
 void rootfs_ctx_init(struct rootfs_ctx *c);

@@ -114,6 +114,21 @@ def test_tmpfs_on_existing_directory_keeps_its_mode(berth, bundle):
     assert out.split() == ["711", "700", "1777"]
 
 
+@pytest.mark.parametrize("cover", ["/d", "/alias"])
+def test_a_directory_covered_between_two_mounts_in_it(berth, bundle, cover):
+    """/d/a is made in /d; a mount then covers /d (by its name or through a symlink to it);
+    /d/c must then be made in the new /d, not in the covered one."""
+    os.makedirs(os.path.join(bundle.rootfs, "d"))
+    os.symlink("d", os.path.join(bundle.rootfs, "alias"))
+    add_mount(bundle, "/d/a", "tmpfs", "tmpfs", ["size=1m"])
+    add_mount(bundle, cover, "tmpfs", "tmpfs", ["size=1m"])
+    add_mount(bundle, "/d/c", "tmpfs", "tmpfs", ["size=1m"])
+    out, mounts = run_mounts(berth, bundle, "ls /d")
+    assert out.split() == ["c"]
+    assert mount_at(mounts, "/d/c").fstype == "tmpfs"
+    assert sorted(os.listdir(os.path.join(bundle.rootfs, "d"))) == ["a"]
+
+
 def _xattr(path, name):
     try:
         return os.getxattr(path, name, follow_symlinks=False)
