@@ -417,27 +417,6 @@ static int serve_init(struct create_job *j, struct ns_plan *plan, struct berth_e
     }
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct berth_error **err)
-{
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
-    _cleanup_free_ char *copy = xstrdup(path);
-    char *slash = strrchr(copy, '/');
-    const char *dir = ".", *name = copy;
-    if (slash) {
-        *slash = '\0';
-        dir = slash == copy ? "/" : copy;
-        name = slash + 1;
-    }
-    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return berth_error_set(err, errno, "--pid-file %s", path);
-    int r = fs_write_file_atomic_at(dfd, name, buf, (size_t)len, 0644, err);
-    if (r < 0)
-        return berth_error_prefix(err, "--pid-file");
-    return 0;
-}
-
 static json_t *hooks_record(const struct spec *s)
 {
     const struct spec_hooks *h = &s->hooks;
@@ -519,7 +498,7 @@ static int create(struct create_job *j, struct berth_error **err)
         return r;
     if (j->cgroup)
         st->cgroup = cgroup_to_json(j->cgroup);
-    r = container_state_write(j->dirfd, st, err);
+    r = container_state_write(j->dirfd, st, false, err);
     if (r < 0)
         return r;
     r = container_cgroup_setup(j->spec, o, &j->cgroup, err);
@@ -530,7 +509,7 @@ static int create(struct create_job *j, struct berth_error **err)
     if (!json_equal(made, st->cgroup)) {
         json_decref(st->cgroup);
         st->cgroup = TAKE_PTR(made);
-        r = container_state_write(j->dirfd, st, err);
+        r = container_state_write(j->dirfd, st, true, err);
         if (r < 0)
             return r;
     }
@@ -599,11 +578,11 @@ static int create(struct create_job *j, struct berth_error **err)
 
     st->pid = j->pid;
     st->start_time = container_proc_start_time(j->pid, NULL);
-    r = container_state_write(j->dirfd, st, err);
+    r = container_state_write(j->dirfd, st, true, err);
     if (r < 0)
         return r;
     if (o->pid_file) {
-        r = write_pid_file(o->pid_file, j->pid, err);
+        r = container_pid_file_write(o->pid_file, j->pid, err);
         if (r < 0)
             return r;
     }

@@ -319,20 +319,6 @@ _Noreturn static void child_main(struct exec_child *x)
     _exit(e == ENOENT ? 127 : 126);
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct berth_error **err)
-{
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp%d", path, (int)getpid());
-    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, buf, (size_t)len) != len || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return berth_error_set(err, e, "--pid-file %s", path);
-    }
-    return 0;
-}
-
 /* What exec holds, released in one place whatever happens. */
 struct exec_job {
     struct container_state st;
@@ -558,7 +544,7 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
     if (r == 0)
         r = serve_child(o, j, err);
     if (r == 0 && o->pid_file)
-        r = write_pid_file(o->pid_file, j->child, err);
+        r = container_pid_file_write(o->pid_file, j->child, err);
     if (r == 0)
         r = sync_send(j->sock[0], SYNC_COMMIT, 0, -1, NULL, err);
     if (r < 0)

@@ -144,7 +144,8 @@ static void set_str(json_t *o, const char *k, const char *v)
     json_object_set_new(o, k, json_string(v ? v : ""));
 }
 
-int container_state_write(int dirfd, const struct container_state *st, struct berth_error **err)
+int container_state_write(int dirfd, const struct container_state *st, bool exists,
+                          struct berth_error **err)
 {
     json_t *o = json_object();
     set_str(o, "ociVersion", st->oci_version);
@@ -166,7 +167,7 @@ int container_state_write(int dirfd, const struct container_state *st, struct be
         json_object_set(o, "label", st->label);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    int r = fs_write_file_atomic_at(dirfd, CONTAINER_STATE_FILE, text, strlen(text), 0600, err);
+    int r = fs_replace_file_at(dirfd, CONTAINER_STATE_FILE, text, strlen(text), 0600, exists, err);
     free(text);
     return r;
 }
@@ -324,4 +325,25 @@ char *container_timestamp(const struct timespec *tsp)
     long long year = yoe + era * 400 + (month <= 2);
     return xasprintf("%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", year, month, day,
                      rem / 3600, rem % 3600 / 60, rem % 60, ts.tv_nsec);
+}
+
+int container_pid_file_write(const char *path, pid_t pid, struct berth_error **err)
+{
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+    _cleanup_free_ char *copy = xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    const char *dir = ".", *name = copy;
+    if (slash) {
+        *slash = '\0';
+        dir = slash == copy ? "/" : copy;
+        name = slash + 1;
+    }
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return berth_error_set(err, errno, "--pid-file %s", path);
+    int r = fs_write_file_atomic_at(dfd, name, buf, (size_t)len, 0644, err);
+    if (r < 0)
+        return berth_error_prefix(err, "--pid-file");
+    return 0;
 }

@@ -51,7 +51,11 @@ int container_dir_open(int rootfd, const char *id, bool lock, struct berth_error
 /* Lock an open <root>/<id> again: -ENOENT (`does not exist`) when it was removed meanwhile. */
 int container_dir_relock(int dirfd, const char *id, struct berth_error **err);
 
-int container_state_write(int dirfd, const struct container_state *st, struct berth_error **err);
+/* --pid-file: the pid written to path atomically (a reader never sees it half-written). */
+int container_pid_file_write(const char *path, pid_t pid, struct berth_error **err);
+/* exists: whether state.json is there already (a hint: either way the write is right). */
+int container_state_write(int dirfd, const struct container_state *st, bool exists,
+                          struct berth_error **err);
 int container_state_read(int dirfd, const char *id, struct container_state *st,
                          struct berth_error **err);
 void container_state_clear(struct container_state *st);

@@ -67,25 +67,60 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                            struct berth_error **err)
+/* Write data to a new temporary file beside name: its name in *tmp. */
+static int write_tmp(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                     char **tmp, struct berth_error **err)
 {
-    _cleanup_free_ char *tmp = xasprintf(".%s.tmp%d", name, (int)getpid());
+    *tmp = xasprintf(".%s.tmp%d", name, (int)getpid());
     _cleanup_close_ int fd =
-        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
-        return berth_error_set(err, errno, "create %s", tmp);
+        return berth_error_set(err, errno, "create %s", *tmp);
     int r = write_all(fd, data, len);
     if (r < 0) {
-        unlinkat(dirfd, tmp, 0);
-        return berth_error_set(err, -r, "write %s", tmp);
+        unlinkat(dirfd, *tmp, 0);
+        return berth_error_set(err, -r, "write %s", *tmp);
     }
+    return 0;
+}
+
+static int rename_tmp(int dirfd, const char *tmp, const char *name, struct berth_error **err)
+{
     if (renameat(dirfd, tmp, dirfd, name) < 0) {
         int e = errno;
         unlinkat(dirfd, tmp, 0);
         return berth_error_set(err, e, "rename %s to %s", tmp, name);
     }
     return 0;
+}
+
+int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                            struct berth_error **err)
+{
+    _cleanup_free_ char *tmp = NULL;
+    int r = write_tmp(dirfd, name, data, len, mode, &tmp, err);
+    return r < 0 ? r : rename_tmp(dirfd, tmp, name, err);
+}
+
+int fs_replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                       bool exists, struct berth_error **err)
+{
+    _cleanup_free_ char *tmp = NULL;
+    int r = write_tmp(dirfd, name, data, len, mode, &tmp, err);
+    if (r < 0)
+        return r;
+    if (exists) {
+        if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0) {
+            unlinkat(dirfd, tmp, 0); /* the old file; a leftover only costs its directory entry */
+            return 0;
+        }
+        if (errno != ENOENT && errno != EINVAL) {
+            int e = errno;
+            unlinkat(dirfd, tmp, 0);
+            return berth_error_set(err, e, "exchange %s with %s", tmp, name);
+        }
+    }
+    return rename_tmp(dirfd, tmp, name, err);
 }
 
 int fs_write_file_at(int dirfd, const char *name, const void *data, size_t len,

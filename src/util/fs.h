@@ -19,6 +19,12 @@ int fs_read_fd(int fd, size_t max, char **out, size_t *len);
  * loss (berth's state lives only as long as the containers it describes). */
 int fs_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                             struct berth_error **err);
+/* The same for files that need not outlive a reboot (runtime state), where name may exist (say so
+ * in `exists`, to spare a failed call): the new file is exchanged with the old one, which is then
+ * unlinked. A rename over an existing file makes ext4 (auto_da_alloc) allocate the new file's
+ * blocks and start writing them at once, which costs more than the rest of the write. */
+int fs_replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                       bool exists, struct berth_error **err);
 
 /* Write into an existing file (O_WRONLY|O_TRUNC|O_NOFOLLOW), e.g. a procfs or cgroupfs file. */
 int fs_write_file_at(int dirfd, const char *name, const void *data, size_t len,

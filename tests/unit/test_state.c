@@ -1,5 +1,6 @@
 /* container/state: the RFC 3339 timestamps of state.json, against the C library's own
- * conversion over dates that test the calendar (leap years, century rules, before 1970). */
+ * conversion over dates that test the calendar (leap years, century rules, before 1970); and the
+ * way state.json is replaced. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,13 @@
 #include <time.h>
 
 #include "container/state.h"
+#include "berth/error.h"
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static void expect_like_libc(time_t t, long nsec)
 {
@@ -73,12 +81,63 @@ static void test_now(void **state)
     free(a);
 }
 
+/* The directory's only entry is name, holding want. */
+static void expect_only(int dfd, const char *name, const char *want)
+{
+    DIR *d = fdopendir(dup(dfd));
+    assert_non_null(d);
+    rewinddir(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        n++;
+        if (strcmp(e->d_name, name) != 0)
+            fail_msg("unexpected entry %s", e->d_name);
+    }
+    closedir(d);
+    assert_int_equal(n, 1);
+    char *text = NULL;
+    assert_int_equal(fs_read_file_at(dfd, name, 1024, &text, NULL, NULL), 0);
+    assert_string_equal(text, want);
+    free(text);
+}
+
+/* Whatever `exists` says, the file ends up holding the new text and nothing else is left. */
+static void test_state_file_replaced(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/berth-test-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    assert_int_equal(fs_replace_file_at(dfd, "state.json", "one", 3, 0600, false, NULL), 0);
+    expect_only(dfd, "state.json", "one");
+    assert_int_equal(fs_replace_file_at(dfd, "state.json", "two!", 4, 0600, true, NULL), 0);
+    expect_only(dfd, "state.json", "two!");
+    assert_int_equal(fs_replace_file_at(dfd, "state.json", "3", 1, 0600, false, NULL), 0);
+    expect_only(dfd, "state.json", "3");
+    assert_int_equal(unlinkat(dfd, "state.json", 0), 0);
+    assert_int_equal(fs_replace_file_at(dfd, "state.json", "four", 4, 0600, true, NULL), 0);
+    expect_only(dfd, "state.json", "four");
+    struct berth_error *err = NULL;
+    assert_int_equal(fs_replace_file_at(dfd, "missing/state.json", "x", 1, 0600, true, &err),
+                     -ENOENT);
+    assert_non_null(strstr(err->msg, "missing/"));
+    berth_error_free(err);
+    expect_only(dfd, "state.json", "four");
+    assert_int_equal(unlinkat(dfd, "state.json", 0), 0);
+    close(dfd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_dates),
         cmocka_unit_test(test_every_day_like_libc),
         cmocka_unit_test(test_now),
+        cmocka_unit_test(test_state_file_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
