@@ -290,7 +290,12 @@ static int clone_init(struct create_job *j, struct ns_plan *plan, struct init_ct
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
-    _cleanup_close_ int cgfd = j->cgroup && ns_clone3_works() ? cgroup_clone_fd(j->cgroup) : -1;
+    /* clone3 is probed only where there is a cgroup2 directory to clone into. */
+    _cleanup_close_ int cgfd = j->cgroup ? cgroup_clone_fd(j->cgroup) : -1;
+    if (cgfd >= 0 && !ns_clone3_works()) {
+        close(cgfd);
+        cgfd = -1;
+    }
     if (cgfd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgfd;

@@ -176,20 +176,28 @@ static pid_t pidfd_proc_pid(int pidfd)
     return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
+static int clone3_works = -1; /* unknown until probed or called */
+
 bool ns_clone3_works(void)
 {
-    static int works = -1;
-    if (works < 0) {
+    if (clone3_works < 0) {
         /* A size below the first version is refused with EINVAL by every kernel that has it. */
-        works = !(syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS);
+        clone3_works = !(syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS);
     }
-    return works;
+    return clone3_works;
 }
 
 long ns_clone(struct clone_args *args)
 {
-    if (ns_clone3_works())
-        return syscall(SYS_clone3, args, sizeof(*args));
+    /* Where nothing asked yet, the call itself is the probe. */
+    if (clone3_works != 0) {
+        long pid = syscall(SYS_clone3, args, sizeof(*args));
+        if (pid >= 0 || errno != ENOSYS) {
+            clone3_works = 1;
+            return pid;
+        }
+        clone3_works = 0;
+    }
     if (args->flags & (CLONE_INTO_CGROUP | CLONE_NEWTIME) || args->stack || args->tls ||
         args->exit_signal & ~(uint64_t)CSIGNAL) {
         errno = ENOSYS;

@@ -407,9 +407,9 @@ int process_chdir(const char *cwd, struct berth_error **err)
     if (chdir(cwd) < 0)
         return berth_error_set(err, errno, "process.cwd: chdir %s", cwd);
     /* The kernel reports a directory outside the root as "(unreachable)...": a cwd that came
-     * through a leaked fd's /proc/self/fd link. */
+     * through a leaked fd's /proc/self/fd link. "/" itself is the root. */
     char buf[4096];
-    if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
+    if (strcmp(cwd, "/") != 0 && (!getcwd(buf, sizeof(buf)) || buf[0] != '/'))
         return berth_error_set(err, EPERM, "process.cwd: %s is outside the container", cwd);
     return 0;
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BERTH = os.environ.get("BERTH", os.path.join(TOP, "build", "berth"))
-NO_OPENAT2 = os.path.join(os.path.dirname(BERTH), "tests", "helpers", "no-openat2")
+ENOSYS = os.path.join(os.path.dirname(BERTH), "tests", "helpers", "enosys")
 
 USERNS_BASE = 100000
 USERNS_SIZE = 65536
@@ -182,10 +182,14 @@ def wrap_berth(berth, tmp_path, *prefix):
     berth.binary = str(wrapper)
 
 
+def force_enosys(berth, tmp_path, *syscalls):
+    """Make the berth fixture run the binary where these system calls fail with ENOSYS."""
+    assert os.access(ENOSYS, os.X_OK), f"{ENOSYS} is not built"
+    wrap_berth(berth, tmp_path, ENOSYS, ",".join(syscalls))
+
+
 def force_no_openat2(berth, tmp_path):
-    """Make the berth fixture run the binary where openat2 fails with ENOSYS."""
-    assert os.access(NO_OPENAT2, os.X_OK), f"{NO_OPENAT2} is not built"
-    wrap_berth(berth, tmp_path, NO_OPENAT2)
+    force_enosys(berth, tmp_path, "openat2")
 
 
 def host_mounts():

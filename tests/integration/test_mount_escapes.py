@@ -1,7 +1,7 @@
 """Symlink attacks on the rootfs engine, each proven harmless: a canary directory outside the
 bundle must be untouched, and nothing may be mounted in the host's namespace (the berth fixture
 checks that). Most run twice: with openat2, and on the component walk berth falls back to where
-openat2 is missing (the no-openat2 helper makes it fail with ENOSYS)."""
+openat2 is missing (the enosys helper makes it fail so)."""
 import os
 import stat
 import subprocess
