@@ -136,11 +136,13 @@ static const struct argp global_argp = {
     "berth: run OCI containers.\v", NULL, global_help, NULL,
 };
 
+extern const char berth_commit[];
+
 static void print_version(void)
 {
     const struct scmp_version *sv = seccomp_version();
     printf("berth version %s\ncommit: %s\nspec: %s\nlibseccomp: %u.%u.%u\n", BERTH_VERSION,
-           BERTH_COMMIT, BERTH_SPEC_VERSION, sv->major, sv->minor, sv->micro);
+           berth_commit, BERTH_SPEC_VERSION, sv->major, sv->minor, sv->micro);
 }
 
 int main(int argc, char **argv)
