@@ -1,4 +1,4 @@
-/* berth container create|start|stop|exec|rm|ls|run: containers made from imported images. */
+/* berth container create|start|stop|exec|rm|ls|run|logs: containers made from imported images. */
 #include "berth/error.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -21,6 +21,7 @@ enum {
     OPT_SHM_SIZE,
     OPT_IPC,
     OPT_RM,
+    OPT_ENTRYPOINT,
 };
 
 struct strv {
@@ -42,7 +43,7 @@ struct container_args {
     char **cmd; /* points into argv */
     struct engine_create_opts c;
     struct strv dns, dns_search, dns_option, add_host, volume, env;
-    bool detach, rm, force, quiet;
+    bool detach, rm, force, quiet, follow;
     unsigned timeout;
     struct engine_exec_opts x;
     bool many_names; /* rm */
@@ -66,17 +67,24 @@ static const struct argp_option create_options[] = {
     {"env", 'e', "KEY=VALUE", 0, "set an environment variable (repeatable)", 0},
     {"workdir", 'w', "DIR", 0, "the working directory in the container", 0},
     {"tty", 't', 0, 0, "give the process a terminal", 0},
+    {"entrypoint", OPT_ENTRYPOINT, "CMD", 0,
+     "instead of the image's Entrypoint (\"\" for none); the image's Cmd is then not used", 0},
     {0},
 };
 
 static const struct argp_option run_only_options[] = {
     {"rm", OPT_RM, 0, 0, "remove the container when its process exits", 0},
-    {"detach", 'd', 0, 0, "return once the process runs", 0},
+    {"detach", 'd', 0, 0, "return once the process runs; its output goes to the log", 0},
     {0},
 };
 
 static const struct argp_option start_options[] = {
-    {"detach", 'd', 0, 0, "return once the process runs (its output still goes here)", 0},
+    {"detach", 'd', 0, 0, "return once the process runs; its output goes to the log", 0},
+    {0},
+};
+
+static const struct argp_option logs_options[] = {
+    {"follow", 'f', 0, 0, "keep printing while the process runs", 0},
     {0},
 };
 
@@ -126,6 +134,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     case OPT_ADD_HOST:
         strv_add(&a->add_host, arg);
         break;
+    case OPT_ENTRYPOINT:
+        a->c.entrypoint = arg;
+        break;
     case OPT_READ_ONLY:
         a->c.read_only = true;
         break;
@@ -163,7 +174,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         a->detach = true;
         break;
     case 'f':
-        a->force = true;
+        a->force = a->follow = true; /* rm -f, logs -f */
         break;
     case 'q':
         a->quiet = true;
@@ -212,6 +223,7 @@ static void usage(FILE *f)
                "  start NAME [-d]\n"
                "  stop NAME [-t SECONDS]\n"
                "  exec NAME [-e K=V]... [-w DIR] [-u USER] [-t] CMD...\n"
+               "  logs NAME [-f]\n"
                "  rm NAME... [-f]\n"
                "  ls [-q]\n\n"
                "See berth container COMMAND --help for the options.\n");
@@ -304,6 +316,9 @@ static int run_container(const struct cli_global *g, int argc, char **argv,
         a.many_names = true;
         parse_sub(rm_options, "NAME...", "Remove containers: their layer, files and state.", argc,
                   argv, &a);
+    } else if (strcmp(sub, "logs") == 0) {
+        parse_sub(logs_options, "NAME", "Print the output of the container's detached runs.", argc,
+                  argv, &a);
     } else if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
         a.n_names = 1; /* no name wanted */
         a.many_names = false;
@@ -325,6 +340,8 @@ static int run_container(const struct cli_global *g, int argc, char **argv,
         a.x.args = a.cmd;
         a.x.env = a.env.v;
         r = engine_exec(&ctx, a.names[0], &a.x, err);
+    } else if (strcmp(sub, "logs") == 0) {
+        r = engine_logs(&ctx, a.names[0], a.follow, err);
     } else if (strcmp(sub, "rm") == 0) {
         for (size_t i = 0; i < a.n_names && r == 0; i++)
             r = engine_remove(&ctx, a.names[i], a.force, err);

@@ -96,17 +96,24 @@ static int process_from(json_t *cfg, const struct bundle_overrides *o, struct bu
                         struct berth_error **err)
 {
     size_t n_args = 0, n_env = 0;
-    if (!strings_of(json_object_get(cfg, "Entrypoint"), &out->args, &n_args))
+    if (o->entrypoint) {
+        if (*o->entrypoint)
+            strv_push(&out->args, &n_args, xstrdup(o->entrypoint));
+    } else if (!strings_of(json_object_get(cfg, "Entrypoint"), &out->args, &n_args)) {
         return berth_error_set(err, 0, "the image's Entrypoint is not an array of strings");
+    }
     if (o->cmd) {
         for (char *const *c = o->cmd; *c; c++)
             strv_push(&out->args, &n_args, xstrdup(*c));
-    } else if (!strings_of(json_object_get(cfg, "Cmd"), &out->args, &n_args)) {
+    } else if (!o->entrypoint && !strings_of(json_object_get(cfg, "Cmd"), &out->args, &n_args)) {
         return berth_error_set(err, 0, "the image's Cmd is not an array of strings");
     }
     if (n_args == 0)
         return berth_error_set(err, 0,
-                               "no command: the image has no Entrypoint or Cmd and none was given");
+                               o->entrypoint
+                                   ? "no command: --entrypoint is empty and no command was given"
+                                   : "no command: the image has no Entrypoint or Cmd "
+                                     "and none was given");
 
     if (o->hostname) {
         _cleanup_free_ char *h = xasprintf("HOSTNAME=%s", o->hostname);

@@ -16,6 +16,9 @@ struct berth_error;
 /* What the command line says about the process; NULL: the image's. */
 struct bundle_overrides {
     char **cmd;           /* replaces the image's Cmd (the Entrypoint stays) */
+    /* Replaces the image's Entrypoint ("": none), and the image's Cmd is not used, as Docker and
+     * podman do: the command is this, then cmd. NULL: the image's. */
+    const char *entrypoint;
     char *const *env;     /* K=V, or K alone to take K from berth's own environment */
     const char *cwd;      /* absolute */
     const char *user;     /* NAME|UID[:GROUP|GID] */

@@ -393,6 +393,7 @@ static int make_rootfs(struct build *b, const char *top, const char *run_config,
 
     struct bundle_overrides ov = {
         .cmd = o->cmd,
+        .entrypoint = o->entrypoint,
         .env = o->env,
         .cwd = o->workdir,
         .user = o->user,

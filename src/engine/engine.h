@@ -32,6 +32,7 @@ struct engine_create_opts {
     char **env;
     const char *workdir; /* NULL: the image's */
     char **cmd;          /* NULL: the image's Cmd */
+    const char *entrypoint; /* NULL: the image's; else this ("": none) and no image Cmd */
     bool tty;
     bool progress; /* a progress line for the layer copy, on a terminal */
 };
@@ -42,10 +43,16 @@ int engine_create(const struct engine_ctx *ctx, const struct engine_create_opts 
 
 /* Run the container's process: in the foreground, wait for it, relaying signals (and the
  * terminal with -t), and return its exit status (128+N for signal N); detached, return 0 once it
- * runs (its stdio is berth's). A container whose last run ended is started afresh, with
- * resolv.conf brought up to date unless it was edited. */
+ * runs, its stdin /dev/null and its stdout and stderr appended to the container's log. A container
+ * whose last run ended is started afresh, with resolv.conf brought up to date unless it was edited.
+ */
 int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
                  struct berth_error **err);
+
+/* Copy the container's log (the output of its detached runs) to stdout; with follow, keep
+ * copying while its process runs. */
+int engine_logs(const struct engine_ctx *ctx, const char *name, bool follow,
+                struct berth_error **err);
 
 /* SIGTERM to the process, then after `timeout` seconds SIGKILL to all of the container's. A
  * container not running is not an error. */

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -96,14 +97,21 @@ static int join_ipc(const struct engine_ctx *ctx, struct opened *c, struct berth
     return fs_write_file_atomic_at(c->dir, RECORD_BUNDLE, patched, strlen(patched), 0600, err);
 }
 
-/* Under the container's lock: what must be true before the runtime makes it. */
+/* Under the container's lock: what must be true before the runtime makes it. Detached, *log is
+ * the container's log, opened for appending. */
 static int prepare_start(const struct engine_ctx *ctx, const char *name, bool detach,
-                         struct opened *c, struct berth_error **err)
+                         struct opened *c, int *log, struct berth_error **err)
 {
     struct record *rec = &c->rec;
     if (detach && rec->tty)
         return berth_error_set(
             err, 0, "container \"%s\" has a terminal (-t): start it in the foreground", name);
+    if (detach) {
+        *log = openat(c->dir, RECORD_LOG, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                      0640);
+        if (*log < 0)
+            return berth_error_set(err, errno, "open %s/%s", c->rec.bundle, RECORD_LOG);
+    }
     _cleanup_free_ char *status = NULL;
     int r = engine_runtime_status(ctx, name, &status, NULL, err);
     if (r < 0)
@@ -160,13 +168,43 @@ static void record_exit(const struct engine_ctx *ctx, const char *name, const ch
     opened_close(&c);
 }
 
+static void stdio_restore(int saved[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (saved[i] < 0) {
+            close(i);
+            continue;
+        }
+        dup2(saved[i], i);
+        close(saved[i]);
+    }
+}
+
+/* The process the runtime starts inherits berth's stdio: for a detached run, /dev/null and the
+ * log, for as long as the runtime takes (berth's own messages meanwhile go there too). */
+static int stdio_to_log(int log, int saved[3], struct berth_error **err)
+{
+    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return berth_error_set(err, errno, "open /dev/null");
+    for (int i = 0; i < 3; i++)
+        saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3); /* -1: it was closed */
+    if (dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
+        int e = errno;
+        stdio_restore(saved);
+        return berth_error_set(err, e, "point stdio at the container's log");
+    }
+    return 0;
+}
+
 int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
                  struct berth_error **err)
 {
     struct opened c;
+    _cleanup_close_ int log = -1;
     int r = open_container(ctx, name, true, &c, err);
     if (r == 0)
-        r = prepare_start(ctx, name, detach, &c, err);
+        r = prepare_start(ctx, name, detach, &c, &log, err);
     _cleanup_free_ char *bundle = c.rec.bundle ? xstrdup(c.rec.bundle) : NULL;
     _cleanup_free_ char *started = c.rec.started ? xstrdup(c.rec.started) : NULL;
     /* The lock goes before the run: stop, exec and rm -f must reach a running container. */
@@ -180,7 +218,13 @@ int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
         .bundle = bundle,
         .cgroup_manager = ctx->cgroup_manager,
     };
-    r = container_run(&co, detach, false, err);
+    int saved[3];
+    if (!detach) {
+        r = container_run(&co, false, false, err);
+    } else if ((r = stdio_to_log(log, saved, err)) == 0) {
+        r = container_run(&co, true, false, err);
+        stdio_restore(saved);
+    }
     if (r < 0)
         return berth_error_prefix(err, "start %s", name);
     if (!detach)
@@ -289,4 +333,90 @@ int engine_exec(const struct engine_ctx *ctx, const char *name, const struct eng
         .user = user,
     };
     return container_exec(&eo, err);
+}
+
+/* Copy what fd holds from its offset on to stdout: 0 at its end, 1 when the reader is gone. */
+static int drain(int fd, const char *path, struct berth_error **err)
+{
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return berth_error_set(err, errno, "read %s", path);
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && errno == EPIPE)
+                return 1;
+            if (w < 0)
+                return berth_error_set(err, errno, "write the log of %s", path);
+            off += w;
+        }
+    }
+}
+
+/* The container's process while it runs (or is paused), as a pidfd; -1 when there is none. */
+static int running_pidfd(const struct engine_ctx *ctx, const char *name, int *pidfd,
+                         struct berth_error **err)
+{
+    _cleanup_free_ char *status = NULL;
+    int pid;
+    *pidfd = -1;
+    int r = engine_runtime_status(ctx, name, &status, &pid, err);
+    if (r < 0)
+        return r;
+    if (status && pid > 0 && (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0))
+        *pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* -1: gone meanwhile */
+    return 0;
+}
+
+int engine_logs(const struct engine_ctx *ctx, const char *name, bool follow,
+                struct berth_error **err)
+{
+    struct opened c;
+    int r = open_container(ctx, name, false, &c, err);
+    if (r < 0) {
+        opened_close(&c);
+        return r;
+    }
+    _cleanup_close_ int fd = openat(c.dir, RECORD_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    _cleanup_free_ char *path = xasprintf("%s/%s", c.rec.bundle, RECORD_LOG);
+    opened_close(&c);
+    if (fd < 0)
+        return e == ENOENT ? 0 : berth_error_set(err, e, "open %s", path); /* never detached */
+    _cleanup_close_ int ino = -1, pidfd = -1;
+    if (follow) {
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (ino < 0 || inotify_add_watch(ino, self, IN_MODIFY) < 0)
+            return berth_error_set(err, errno, "watch %s", path);
+        /* Watched before the status is taken: nothing written after it is missed. */
+        r = running_pidfd(ctx, name, &pidfd, err);
+        if (r < 0)
+            return r;
+    }
+    for (;;) {
+        r = drain(fd, path, err);
+        if (r != 0)
+            return r < 0 ? r : 0;
+        if (pidfd < 0)
+            return 0;
+        struct pollfd p[2] = {{ino, POLLIN, 0}, {pidfd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return berth_error_set(err, errno, "wait for %s", path);
+        char events[4096];
+        while (p[0].revents && read(ino, events, sizeof(events)) > 0)
+            ;
+        if (p[1].revents) { /* it ended: what it wrote is there for one more drain */
+            close(pidfd);
+            pidfd = -1;
+        }
+    }
 }

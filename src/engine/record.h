@@ -21,6 +21,7 @@ struct berth_error;
 #define RECORD_HOSTNAME    "hostname"
 #define RECORD_SHM         "shm"
 #define RECORD_BUNDLE      "config.json"
+#define RECORD_LOG         "container.log" /* stdout and stderr of detached runs */
 
 struct record {
     char *id;   /* 64 hex digits; the container's layer has this id */

@@ -411,6 +411,16 @@ def test_image_config_and_overrides(engine, layouts):
     assert engine.c("start", e1).out == "ep default\n"
     engine.c("create", e2, "--image", "ep:1", "--", "given", "args")
     assert engine.c("start", e2).out == "ep given args\n"
+    # --entrypoint replaces the Entrypoint and drops the image's Cmd; "" leaves no Entrypoint.
+    for args, want in ((["--entrypoint", "/bin/echo"], "\n"),
+                       (["--entrypoint", "/bin/echo", "--", "x"], "x\n"),
+                       (["--entrypoint", "", "--", "echo", "y"], "y\n")):
+        e3 = engine.name("e3")
+        r = engine.c("run", "--rm", e3, "--image", "ep:1", *args)
+        assert r.out == want, args
+    p = engine.c("run", "--rm", engine.name("e4"), "--image", "ep:1", "--entrypoint", "",
+                 check=False)
+    assert p.rc != 0 and "--entrypoint is empty" in p.err
 
 
 def test_exit_codes_stop_and_exec(engine):
@@ -455,6 +465,46 @@ def test_exit_codes_stop_and_exec(engine):
     assert proc.returncode == 3 and out == "got-term\n"
     engine.c("rm", n, s, t)
     for name in (n, s, t):
+        assert_nothing_left(engine, name)
+
+
+def wait_for(cond, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_detached_output_goes_to_the_log(engine):
+    n = engine.name()
+    engine.c("create", n, "--image", IMAGE, "--", "sh", "-c",
+             "echo out; echo err >&2; cat; echo stdin-was-empty")
+    assert engine.c("logs", n).out == ""  # never run detached: no log yet
+    r = engine.c("start", "-d", n)
+    assert (r.out, r.err) == ("", "")
+    wait_for(lambda: "exited (0)" in engine.c("ls").out or
+             "running" not in engine.c("ls").out, "the process to end")
+    assert engine.c("logs", n).out == "out\nerr\nstdin-was-empty\n"
+    # A second detached run appends; a foreground run passes its output through instead.
+    engine.c("start", "-d", n)
+    wait_for(lambda: engine.c("logs", n).out.count("stdin-was-empty") == 2, "the second run")
+    assert engine.c("start", n).out == "out\nstdin-was-empty\n"
+    assert engine.c("logs", n).out.count("out\n") == 2
+
+    # -f follows the running process to its end; what it printed last is there.
+    f = engine.name("f")
+    engine.c("run", "-d", f, "--image", IMAGE, "--", "sh", "-c",
+             "echo one; sleep 0.5; echo two; sleep 0.5; echo three")
+    proc = engine.popen("container", "logs", "-f", f)
+    assert proc.stdout.readline() == "one\n"
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (0, "two\nthree\n", "")
+    # Not running: -f prints what there is and returns.
+    assert engine.c("logs", "-f", f).out == "one\ntwo\nthree\n"
+    p = engine.c("logs", "nosuch", check=False)
+    assert p.rc != 0 and "does not exist" in p.err
+    engine.c("rm", n, f)
+    for name in (n, f):
         assert_nothing_left(engine, name)
 
 

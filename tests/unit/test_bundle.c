@@ -51,6 +51,20 @@ static void test_process_from_image(void **state)
     assert_string_equal(p.user, "0");
     bundle_process_clear(&p);
     unsetenv("BERTH_TEST_FROM_HOST");
+
+    /* --entrypoint: the image's Cmd goes with the image's Entrypoint. */
+    struct bundle_overrides ep = {.entrypoint = "/bin/other"};
+    assert_int_equal(bundle_process_from_image(cfg, &ep, &p, &err), 0);
+    strv_equal(p.args, (const char *const[]){"/bin/other", NULL});
+    bundle_process_clear(&p);
+    ep.cmd = cmd;
+    assert_int_equal(bundle_process_from_image(cfg, &ep, &p, &err), 0);
+    strv_equal(p.args, (const char *const[]){"/bin/other", "c1", NULL});
+    bundle_process_clear(&p);
+    ep.entrypoint = "";
+    assert_int_equal(bundle_process_from_image(cfg, &ep, &p, &err), 0);
+    strv_equal(p.args, (const char *const[]){"c1", NULL});
+    bundle_process_clear(&p);
 }
 
 static void test_process_defaults_and_errors(void **state)
@@ -72,6 +86,7 @@ static void test_process_defaults_and_errors(void **state)
         {NULL, {0}, "no command"},
         {"{\"Cmd\":\"sh\"}", {0}, "Cmd is not an array"},
         {"{\"Entrypoint\":[1]}", {0}, "Entrypoint is not an array"},
+        {"{\"Cmd\":[\"sh\"]}", {.entrypoint = ""}, "--entrypoint is empty"},
         {"{\"Cmd\":[\"sh\"],\"Env\":{}}", {0}, "Env is not an array"},
         {"{\"Cmd\":[\"sh\"],\"User\":5}", {0}, "User is not a string"},
         {"{\"Cmd\":[\"sh\"],\"WorkingDir\":[]}", {0}, "WorkingDir is not a string"},
