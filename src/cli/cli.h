@@ -36,10 +36,11 @@ void cli_parse_subcommand(const struct argp_option *options, argp_parser_t parse
                           const char *args_doc, const char *doc, int argc, char **argv,
                           void *input);
 
-/* Parse an id mapping C:H:S (containerID:hostID:size, as in OCI uidMappings). */
+/* Parse an id mapping C:H:S (containerID:hostID:size, as in OCI uidMappings) and append it to
+ * *v, which holds *n. */
 struct spec_id_mapping;
-int cli_parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,
-                         struct berth_error **err);
+int cli_add_id_mapping(const char *s, const char *what, struct spec_id_mapping **v, size_t *n,
+                       struct berth_error **err);
 
 /* Parse a non-negative decimal count, refusing anything else. */
 int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_error **err);

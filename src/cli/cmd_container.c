@@ -22,6 +22,8 @@ enum {
     OPT_IPC,
     OPT_RM,
     OPT_ENTRYPOINT,
+    OPT_UIDMAP,
+    OPT_GIDMAP,
 };
 
 struct strv {
@@ -46,6 +48,8 @@ struct container_args {
     bool detach, rm, force, quiet, follow;
     unsigned timeout;
     struct engine_exec_opts x;
+    struct spec_id_mapping *uid_map, *gid_map;
+    size_t n_uid_map, n_gid_map;
     bool many_names; /* rm */
     bool want_cmd;   /* create, run, exec */
     bool need_cmd;   /* exec */
@@ -69,6 +73,11 @@ static const struct argp_option create_options[] = {
     {"tty", 't', 0, 0, "give the process a terminal", 0},
     {"entrypoint", OPT_ENTRYPOINT, "CMD", 0,
      "instead of the image's Entrypoint (\"\" for none); the image's Cmd is then not used", 0},
+    {"uidmap", OPT_UIDMAP, "C:H:S", 0,
+     "run in a user namespace mapping container uids C..C+S-1 to host uids H..H+S-1 "
+     "(repeatable); default: the maps the image was imported with",
+     0},
+    {"gidmap", OPT_GIDMAP, "C:H:S", 0, "likewise for gids (default: as --uidmap)", 0},
     {0},
 };
 
@@ -137,6 +146,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     case OPT_ENTRYPOINT:
         a->c.entrypoint = arg;
         break;
+    case OPT_UIDMAP:
+    case OPT_GIDMAP: {
+        bool uid = key == OPT_UIDMAP;
+        if (cli_add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &a->uid_map : &a->gid_map,
+                               uid ? &a->n_uid_map : &a->n_gid_map, &a->error) < 0)
+            argp_error(state, "%s", a->error->msg);
+        break;
+    }
     case OPT_READ_ONLY:
         a->c.read_only = true;
         break;
@@ -259,6 +276,8 @@ static int create_and_maybe_start(const struct engine_ctx *ctx, struct container
     a->c.env = a->env.v;
     a->c.cmd = a->cmd;
     a->c.progress = true;
+    a->c.uid_map = a->uid_map, a->c.n_uid_map = a->n_uid_map;
+    a->c.gid_map = a->gid_map, a->c.n_gid_map = a->n_gid_map;
     if (run && a->rm && a->detach)
         return berth_error_set(err, 0,
                                "--rm needs the foreground: nothing would be left to "
@@ -355,6 +374,8 @@ static int run_container(const struct cli_global *g, int argc, char **argv,
     free(a.add_host.v);
     free(a.volume.v);
     free(a.env.v);
+    free(a.uid_map);
+    free(a.gid_map);
     berth_error_free(a.error);
     return r;
 }

@@ -33,13 +33,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     case OPT_UIDMAP:
     case OPT_GIDMAP: {
         bool uid = key == OPT_UIDMAP;
-        struct spec_id_mapping m;
-        if (cli_parse_id_mapping(arg, uid ? "--uidmap" : "--gidmap", &m, &a->err) < 0)
+        if (cli_add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &a->uidmap : &a->gidmap,
+                               uid ? &a->n_uidmap : &a->n_gidmap, &a->err) < 0)
             argp_error(state, "%s", a->err->msg);
-        struct spec_id_mapping **v = uid ? &a->uidmap : &a->gidmap;
-        size_t *n = uid ? &a->n_uidmap : &a->n_gidmap;
-        *v = xreallocarray(*v, *n + 1, sizeof(**v));
-        (*v)[(*n)++] = m;
         break;
     }
     case 'q':

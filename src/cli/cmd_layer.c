@@ -25,24 +25,25 @@ struct layer_args {
 
 enum { OPT_PARENT = 0x100, OPT_STORAGE_OPT, OPT_UIDMAP, OPT_GIDMAP };
 
-int cli_parse_id_mapping(const char *s, const char *what, struct spec_id_mapping *out,
-                         struct berth_error **err)
+int cli_add_id_mapping(const char *s, const char *what, struct spec_id_mapping **v, size_t *n,
+                       struct berth_error **err)
 {
-    unsigned long v[3];
+    unsigned long val[3];
     const char *c = s;
     for (int i = 0; i < 3; i++) {
         char *end;
         if (*c < '0' || *c > '9')
             goto bad;
         errno = 0;
-        v[i] = strtoul(c, &end, 10);
-        if (errno || v[i] > UINT32_MAX || (i < 2 ? *end != ':' : *end != '\0'))
+        val[i] = strtoul(c, &end, 10);
+        if (errno || val[i] > UINT32_MAX || (i < 2 ? *end != ':' : *end != '\0'))
             goto bad;
         c = end + 1;
     }
-    if (v[2] == 0 || v[0] + v[2] - 1 > UINT32_MAX || v[1] + v[2] - 1 > UINT32_MAX)
+    if (val[2] == 0 || val[0] + val[2] - 1 > UINT32_MAX || val[1] + val[2] - 1 > UINT32_MAX)
         goto bad;
-    *out = (struct spec_id_mapping){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+    *v = xreallocarray(*v, *n + 1, sizeof(**v));
+    (*v)[(*n)++] = (struct spec_id_mapping){(uint32_t)val[0], (uint32_t)val[1], (uint32_t)val[2]};
     return 0;
 bad:
     return berth_error_set(err, 0, "%s \"%s\": expected CONTAINER:HOST:SIZE (SIZE > 0)", what, s);
@@ -63,13 +64,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
     case OPT_UIDMAP:
     case OPT_GIDMAP: {
         bool uid = key == OPT_UIDMAP;
-        struct spec_id_mapping **v = uid ? &a->uidmap : &a->gidmap;
-        size_t *n = uid ? &a->n_uidmap : &a->n_gidmap;
-        struct spec_id_mapping m;
-        if (cli_parse_id_mapping(arg, uid ? "--uidmap" : "--gidmap", &m, &a->err) < 0)
+        if (cli_add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &a->uidmap : &a->gidmap,
+                               uid ? &a->n_uidmap : &a->n_gidmap, &a->err) < 0)
             argp_error(state, "%s", a->err->msg);
-        *v = xreallocarray(*v, *n + 1, sizeof(**v));
-        (*v)[(*n)++] = m;
         break;
     }
     case 'q':

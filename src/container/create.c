@@ -60,6 +60,7 @@ struct create_job {
     struct cgroup *cgroup;
     pid_t pid;   /* the init, once known */
     pid_t child; /* the process clone3 made (the init, or the one that forks it) */
+    bool send_rootfs_dir; /* with SYNC_MAPS_DONE: the init attaches the runtime's rootfs tree */
     int pidfd;
     int sock;
     int console_master;
@@ -327,7 +328,16 @@ static int write_maps(struct create_job *j, pid_t pid, struct berth_error **err)
                              l->n_gid_mappings, err);
     if (r < 0)
         return r;
-    return sync_send(j->sock, SYNC_MAPS_DONE, 0, -1, NULL, err);
+    /* The rootfs directory in the init's new mount namespace, for its tree (rootfs_open_tree):
+     * opened here, where the directories above it can be searched. */
+    _cleanup_close_ int dir = -1;
+    if (j->send_rootfs_dir) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/root%s", (int)pid, j->rootfs);
+        dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+            return berth_error_set(err, errno, "open the rootfs in the init's mount namespace");
+    }
+    return sync_send(j->sock, SYNC_MAPS_DONE, 0, dir, NULL, err);
 }
 
 static char *state_text(struct create_job *j, enum container_status status)
@@ -554,13 +564,25 @@ static int create(struct create_job *j, struct berth_error **err)
                           !spec_namespace_find(j->spec, SPEC_NS_PID)->path,
         .join_cgroup_self = v1_join,
         .cgroup = j->cgroup,
+        .rootfs_tree = -1,
+        .rootfs_dir = -1,
     };
     memcpy(x.join_fds, plan.join_fds, sizeof(x.join_fds));
     if (x.new_pidns_fork)
         x.unshare_flags |= CLONE_NEWPID;
+    /* A privileged runtime binds the rootfs and the bind sources for an init in a new user
+     * namespace, whose root may not reach them (an unprivileged one could not, and needs
+     * nothing: they are its own files). */
+    bool by_runtime = plan.new_userns && geteuid() == 0;
     r = container_cgroup_mounts(j->cgroup, &x.cgroups, &x.n_cgroups, &x.cgroup_unified, err);
     if (r == 0)
-        r = rootfs_bind_trees(j->spec, j->bundle, &x.bind_trees, err);
+        r = rootfs_bind_trees(j->spec, j->bundle, by_runtime, &x.bind_trees, err);
+    if (r == 0 && by_runtime) {
+        int tree = rootfs_open_tree(j->spec, j->rootfs, err);
+        r = tree < 0 ? tree : 0;
+        x.rootfs_tree = tree < 0 ? -1 : tree;
+        j->send_rootfs_dir = tree >= 0;
+    }
     if (r == 0 && v1_join && cgroup_get_mode(j->cgroup) != CGROUP_MODE_UNIFIED)
         r = cgroup_open_v1_joins(j->cgroup, &x.cgroup_v1_fds, err);
     if (r == 0)
@@ -569,6 +591,8 @@ static int create(struct create_job *j, struct berth_error **err)
     cgroup_close_v1_joins(x.cgroup_v1_fds, j->cgroup ? cgroup_dir_count(j->cgroup) : 0);
     container_cgroup_mounts_free(x.cgroups, x.n_cgroups);
     rootfs_bind_trees_free(x.bind_trees, j->spec->n_mounts);
+    if (x.rootfs_tree >= 0)
+        close(x.rootfs_tree);
     if (r < 0)
         return r;
     close(child_sock);

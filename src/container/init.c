@@ -41,10 +41,12 @@
 static void close_inherited_fds(struct init_ctx *x)
 {
     size_t n_trees = x->bind_trees ? x->spec->n_mounts : 0, n = 0;
-    _cleanup_free_ int **own = xcalloc(3 + SPEC_NS_TYPES + n_trees, sizeof(int *));
+    _cleanup_free_ int **own = xcalloc(5 + SPEC_NS_TYPES + n_trees, sizeof(int *));
     int lfd = log_fd();
     own[n++] = &x->sync_fd;
     own[n++] = &x->fifo_fd;
+    own[n++] = &x->rootfs_tree;
+    own[n++] = &x->rootfs_dir;
     own[n++] = &lfd;
     for (int t = 0; t < SPEC_NS_TYPES; t++)
         own[n++] = &x->join_fds[t];
@@ -66,6 +68,18 @@ static int wait_for(int sync_fd, enum sync_type type, char **text, struct berth_
     return 0;
 }
 
+/* The id maps are written; with them may come the rootfs directory in this mount namespace. */
+static int wait_for_maps(struct init_ctx *x, struct berth_error **err)
+{
+    struct sync_msg m;
+    int r = sync_expect(x->sync_fd, SYNC_MAPS_DONE, &m, err);
+    if (r < 0)
+        return r;
+    x->rootfs_dir = TAKE_FD(m.fd);
+    sync_msg_clear(&m);
+    return 0;
+}
+
 static int become_ns_root(struct berth_error **err)
 {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
@@ -78,7 +92,7 @@ static int become_ns_root(struct berth_error **err)
 static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
 {
     if (x->cloned_flags & CLONE_NEWUSER) {
-        int r = wait_for(x->sync_fd, SYNC_MAPS_DONE, NULL, err);
+        int r = wait_for_maps(x, err);
         if (r < 0)
             return r;
         r = become_ns_root(err);
@@ -115,7 +129,7 @@ static int enter_namespaces(struct init_ctx *x, struct berth_error **err)
             int r = sync_send(x->sync_fd, SYNC_USERNS_READY, 0, -1, NULL, err);
             if (r < 0)
                 return r;
-            r = wait_for(x->sync_fd, SYNC_MAPS_DONE, NULL, err);
+            r = wait_for_maps(x, err);
             if (r < 0)
                 return r;
             r = become_ns_root(err);
@@ -276,6 +290,8 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     rc.n_cgroups = x->n_cgroups;
     rc.mount_label = l ? l->mount_label : NULL;
     rc.bind_trees = x->bind_trees;
+    rc.rootfs_tree = x->rootfs_tree;
+    rc.rootfs_dir = x->rootfs_dir;
     r = rootfs_prepare(&rc, err);
     if (r == 0)
         r = run_create_hooks(x, err);

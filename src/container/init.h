@@ -34,6 +34,9 @@ struct init_ctx {
     /* rootfs_bind_trees: idmapped binds the runtime made, by mount index; NULL when none. The
      * init inherits these fds. */
     int *bind_trees;
+    /* rootfs_open_tree, for a new user namespace; -1 otherwise. The init inherits the tree and
+     * gets the directory to attach it to with SYNC_MAPS_DONE. */
+    int rootfs_tree, rootfs_dir;
     /* linux.seccomp compiled by the runtime, so that neither its time nor its memory is
      * charged to the container's cgroup; NULL without one. */
     const struct seccomp_filter_prog *seccomp;

@@ -295,6 +295,21 @@ static void set_linux(json_t *spec, const struct bundle_config *c)
     }
     if (c->mount_label && *c->mount_label)
         json_object_set_new(l, "mountLabel", json_string(c->mount_label));
+    if (c->n_uid_map) {
+        json_array_append_new(json_object_get(l, "namespaces"), json_pack("{s:s}", "type", "user"));
+        const struct spec_id_mapping *maps[2] = {c->uid_map, c->gid_map};
+        size_t ns[2] = {c->n_uid_map, c->n_gid_map};
+        static const char *keys[2] = {"uidMappings", "gidMappings"};
+        for (int k = 0; k < 2; k++) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < ns[k]; i++)
+                json_array_append_new(a, json_pack("{s:I,s:I,s:I}", "containerID",
+                                                   (json_int_t)maps[k][i].container_id, "hostID",
+                                                   (json_int_t)maps[k][i].host_id, "size",
+                                                   (json_int_t)maps[k][i].size));
+            json_object_set_new(l, keys[k], a);
+        }
+    }
 }
 
 static int check_and_dump(json_t *spec, char **out, struct berth_error **err)

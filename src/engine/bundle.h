@@ -9,6 +9,8 @@
 
 #include "engine/shm.h"
 
+struct spec_id_mapping;
+
 struct berth_error;
 
 #define BUNDLE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -71,6 +73,9 @@ struct bundle_config {
     size_t n_files;
     const struct bundle_bind *volumes;
     size_t n_volumes;
+    /* A user namespace with these maps (container -> host) when n_uid_map is not 0. */
+    const struct spec_id_mapping *uid_map, *gid_map;
+    size_t n_uid_map, n_gid_map;
 };
 
 /* config.json text, checked with spec_parse before it is returned. */

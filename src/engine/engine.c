@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *engine_containers_path(const struct engine_ctx *ctx)
@@ -135,6 +136,13 @@ struct build {
     size_t n_volumes;
     enum shm_ipc_mode ipc;
     const char *ipc_container;
+    /* The user namespace's maps (none: n == 0), whether the image's layers hold them already,
+     * and the host ids of the container's root. */
+    struct spec_id_mapping *uid_map, *gid_map;
+    size_t n_uid_map, n_gid_map;
+    bool image_mapped;
+    uid_t root_uid;
+    gid_t root_gid;
 };
 
 static void build_undo(struct build *b)
@@ -167,6 +175,8 @@ static void build_free(struct build *b)
     free(b->volume_storage);
     free(b->volumes);
     free(b->containers);
+    free(b->uid_map);
+    free(b->gid_map);
 }
 
 static char **strv_dup(char *const *v)
@@ -306,6 +316,12 @@ static int make_files(struct build *b, struct berth_error **err)
         _cleanup_free_ char *text = netfiles_hostname(r->hostname);
         ret = netfiles_write_at(b->dir, RECORD_HOSTNAME, text, r->mount_label, err);
     }
+    /* The container's root owns its files, as it would in the image. */
+    const char *names[] = {RECORD_RESOLV, RECORD_HOSTS, RECORD_HOSTNAME};
+    bool own[] = {r->own_resolv, r->own_hosts, r->own_hostname};
+    for (size_t i = 0; ret == 0 && b->n_uid_map && i < ARRAY_SIZE(names); i++)
+        if (own[i] && fchownat(b->dir, names[i], b->root_uid, b->root_gid, AT_SYMLINK_NOFOLLOW) < 0)
+            ret = berth_error_set(err, errno, "chown %s", names[i]);
     if (ret == 0 && b->ipc == SHM_IPC_SHAREABLE && !volume_at(b, "/dev/shm")) {
         _cleanup_free_ char *where = xasprintf("%s/%s", r->bundle, RECORD_SHM);
         ret = shm_mount_at(b->dir, RECORD_SHM, where, r->shm_size, r->mount_label, err);
@@ -360,6 +376,10 @@ static int write_bundle(struct build *b, const struct bundle_process *p, uint32_
         .n_files = n,
         .volumes = b->volumes,
         .n_volumes = b->n_volumes,
+        .uid_map = b->uid_map,
+        .gid_map = b->gid_map,
+        .n_uid_map = b->n_uid_map,
+        .n_gid_map = b->n_gid_map,
     };
     _cleanup_free_ char *text = NULL;
     int ret = bundle_config_json(&c, &text, err);
@@ -368,6 +388,53 @@ static int write_bundle(struct build *b, const struct bundle_process *p, uint32_
     if (ret < 0)
         return ret;
     return fs_write_file_atomic_at(b->dir, RECORD_BUNDLE, text, strlen(text), 0600, err);
+}
+
+static bool maps_equal(const struct spec_id_mapping *a, size_t na, const struct spec_id_mapping *b,
+                       size_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
+static struct spec_id_mapping *maps_dup(const struct spec_id_mapping *m, size_t n)
+{
+    struct spec_id_mapping *c = xcalloc(n ? n : 1, sizeof(*c));
+    if (n)
+        memcpy(c, m, n * sizeof(*c));
+    return c;
+}
+
+/* The container's maps: the ones given (one alone for both), else the image's. An image whose
+ * layers were made through maps runs only through the same ones. */
+static int pick_maps(struct build *b, const struct image *img, struct berth_error **err)
+{
+    const struct engine_create_opts *o = b->o;
+    const struct spec_id_mapping *um = o->uid_map, *gm = o->gid_map;
+    size_t nu = o->n_uid_map, ng = o->n_gid_map;
+    if (!nu && ng)
+        um = gm, nu = ng;
+    if (!ng && nu)
+        gm = um, ng = nu;
+    b->image_mapped = img->n_uid_map || img->n_gid_map;
+    if (b->image_mapped && nu &&
+        (!maps_equal(um, nu, img->uid_map, img->n_uid_map) ||
+         !maps_equal(gm, ng, img->gid_map, img->n_gid_map)))
+        return berth_error_set(err, 0,
+                               "image %s was imported with other id maps: import it again with "
+                               "these, or leave --uidmap and --gidmap out to use its own",
+                               img->name);
+    if (b->image_mapped && !nu)
+        um = img->uid_map, nu = img->n_uid_map, gm = img->gid_map, ng = img->n_gid_map;
+    if (!nu)
+        return 0;
+    struct copy_id_map cu = {um, nu}, cg = {gm, ng};
+    uint32_t ru, rg;
+    if (copy_id_map_to_host(&cu, 0, &ru) < 0 || copy_id_map_to_host(&cg, 0, &rg) < 0)
+        return berth_error_set(err, 0, "--uidmap/--gidmap: the container's root (0) is not mapped");
+    b->uid_map = maps_dup(um, nu), b->n_uid_map = nu;
+    b->gid_map = maps_dup(gm, ng), b->n_gid_map = ng;
+    b->root_uid = ru, b->root_gid = rg;
+    return 0;
 }
 
 /* The layer, then what is made from the image's files: the user, the working directory. */
@@ -379,8 +446,9 @@ static int make_rootfs(struct build *b, const char *top, const char *run_config,
     _cleanup_free_ char *shared = r->mount_label ? label_shared(r->mount_label) : NULL;
     if (shared)
         storage_set_label(b->store, shared);
-    struct storage_layer_opts lo = {.progress = o->progress};
-    int ret = storage_layer_create(b->store, r->layer, top, NULL, NULL, &lo, err);
+    struct storage_layer_opts lo = {.progress = o->progress, .parent_is_mapped = b->image_mapped};
+    struct copy_id_map um = {b->uid_map, b->n_uid_map}, gm = {b->gid_map, b->n_gid_map};
+    int ret = storage_layer_create(b->store, r->layer, top, &um, &gm, &lo, err);
     if (ret < 0)
         return berth_error_prefix(err, "the container's layer");
     b->layer_made = true;
@@ -417,6 +485,11 @@ static int make_rootfs(struct build *b, const char *top, const char *run_config,
     _cleanup_close_ int cwd = path_mkdir_in_root(rootfd, p.cwd, 0755, err);
     if (cwd < 0)
         return berth_error_prefix(err, "working directory");
+    /* One made just now is the host root's: the container's root should own it. */
+    struct stat st;
+    if (b->n_uid_map && fstat(cwd, &st) == 0 && st.st_uid == 0 &&
+        fchownat(cwd, "", b->root_uid, b->root_gid, AT_EMPTY_PATH) < 0)
+        return berth_error_set(err, errno, "working directory %s: chown", p.cwd);
     ret = make_files(b, err);
     if (ret == 0)
         ret = write_bundle(b, &p, uid, gid, groups, n_groups, err);
@@ -484,7 +557,10 @@ static int do_build(struct build *b, struct berth_error **err)
     r->image = xstrdup(img.name);
     r->image_digest = xstrdup(img.digest);
     _cleanup_free_ char *top = xstrdup(img.top);
+    ret = pick_maps(b, &img, err);
     image_clear(&img);
+    if (ret < 0)
+        return ret;
     ret = take_labels(b, err);
     if (ret == 0)
         ret = record_write(b->dir, r, err);

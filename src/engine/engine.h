@@ -9,6 +9,8 @@
 
 #include "engine/netfiles.h"
 
+struct spec_id_mapping;
+
 struct berth_error;
 
 /* Where things live; shared by every call. */
@@ -33,6 +35,11 @@ struct engine_create_opts {
     const char *workdir; /* NULL: the image's */
     char **cmd;          /* NULL: the image's Cmd */
     const char *entrypoint; /* NULL: the image's; else this ("": none) and no image Cmd */
+    /* --uidmap/--gidmap (one alone serves for both): a user namespace with these maps
+     * (container -> host), the container's layer copied through them. None given: the maps the
+     * image was imported with, if any. */
+    const struct spec_id_mapping *uid_map, *gid_map;
+    size_t n_uid_map, n_gid_map;
     bool tty;
     bool progress; /* a progress line for the layer copy, on a terminal */
 };

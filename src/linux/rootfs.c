@@ -56,6 +56,8 @@ void rootfs_ctx_init(struct rootfs_ctx *c)
     c->console_master = -1;
     c->console_peer = -1;
     c->made_in_fd = -1;
+    c->rootfs_tree = -1;
+    c->rootfs_dir = -1;
 }
 
 static void drop_made_in(struct rootfs_ctx *c)
@@ -447,7 +449,10 @@ static int bind_tree(const struct spec *s, const char *bundle, const char *mount
     return TAKE_FD(tree);
 }
 
-int rootfs_bind_trees(const struct spec *s, const char *bundle, int **out, struct berth_error **err)
+static unsigned long bound_propagation(const struct spec *s);
+
+int rootfs_bind_trees(const struct spec *s, const char *bundle, bool all_binds, int **out,
+                      struct berth_error **err)
 {
     *out = NULL;
     int *trees = NULL;
@@ -458,7 +463,7 @@ int rootfs_bind_trees(const struct spec *s, const char *bundle, int **out, struc
         struct mnt_opts o;
         int r = mnt_parse_options(m->options, where, &o, err);
         bool bind = r == 0 && (o.bind || (m->type && strcmp(m->type, "bind") == 0));
-        if (r == 0 && bind && (o.idmap || o.ridmap) && m->destination) {
+        if (r == 0 && bind && (all_binds || o.idmap || o.ridmap) && m->destination) {
             if (!trees) {
                 trees = xcalloc(s->n_mounts, sizeof(*trees));
                 for (size_t k = 0; k < s->n_mounts; k++)
@@ -466,6 +471,9 @@ int rootfs_bind_trees(const struct spec *s, const char *bundle, int **out, struc
             }
             _cleanup_free_ char *dest = path_clean(m->destination);
             r = trees[i] = bind_tree(s, bundle, label, i, dest, &o, defer_ro_of(&o, dest), err);
+            /* Explicit, as for the rootfs (rootfs_open_tree). */
+            if (r >= 0 && mnt_setattr_fd(trees[i], o.recursive, 0, 0, bound_propagation(s), -1) < 0)
+                r = berth_error_set(err, errno, "mounts[%zu]: set the propagation of the bind", i);
         }
         mnt_opts_clear(&o);
         if (r < 0) {
@@ -492,7 +500,7 @@ static int mount_bind(struct rootfs_ctx *c, const struct spec_mount *m, size_t i
     if (c->bind_trees && c->bind_trees[i] >= 0) {
         tree = fcntl(c->bind_trees[i], F_DUPFD_CLOEXEC, 3);
         if (tree < 0)
-            return berth_error_set(err, errno, "mounts[%zu]: take the idmapped tree", i);
+            return berth_error_set(err, errno, "mounts[%zu]: take the runtime's bind", i);
     } else {
         tree = bind_tree(c->spec, c->bundle, c->mount_label, i, dest, o, defer, err);
         if (tree < 0)
@@ -814,7 +822,7 @@ static int mount_one(struct rootfs_ctx *c, size_t i, char *const *dests, struct 
 }
 
 /* linux.rootfsPropagation as mount(2) propagation flags (validated by the parser). */
-static unsigned long root_propagation(const struct rootfs_ctx *c)
+static unsigned long root_propagation(const struct spec *s)
 {
     static const struct {
         const char *name;
@@ -825,11 +833,30 @@ static unsigned long root_propagation(const struct rootfs_ctx *c)
         {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
         {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
     };
-    const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
+    const char *p = s->linux_ ? s->linux_->rootfs_propagation : NULL;
     for (size_t i = 0; p && i < ARRAY_SIZE(names); i++)
         if (strcmp(p, names[i].name) == 0)
             return names[i].flags;
     return MS_PRIVATE | MS_REC;
+}
+
+/* The propagation of the bound rootfs until it is the container's root. */
+static unsigned long bound_propagation(const struct spec *s)
+{
+    return root_propagation(s) & (MS_SLAVE | MS_SHARED) ? MS_SLAVE : MS_PRIVATE;
+}
+
+int rootfs_open_tree(const struct spec *s, const char *rootfs, struct berth_error **err)
+{
+    _cleanup_close_ int t =
+        mnt_open_tree(AT_FDCWD, rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (t < 0)
+        return berth_error_set(err, errno, "bind the rootfs %s", rootfs);
+    /* Explicit, rather than left to what the kernel makes of a clone of a (shared) host mount
+     * attached in another user namespace's mount namespace. */
+    if (mnt_setattr_fd(t, true, 0, 0, bound_propagation(s), -1) < 0)
+        return berth_error_set(err, errno, "bind the rootfs %s: set its propagation", rootfs);
+    return TAKE_FD(t);
 }
 
 static int bind_rootfs(struct rootfs_ctx *c, struct berth_error **err)
@@ -838,10 +865,20 @@ static int bind_rootfs(struct rootfs_ctx *c, struct berth_error **err)
      * or a slave when the container asked to receive the host's mounts. The propagation asked
      * for is given to / once it is the container's root: made shared now, the rootfs would
      * share with the host's mount it was bound from, and unbindable it could not be bound. */
-    unsigned long want = root_propagation(c);
-    unsigned long prop = want & (MS_SLAVE | MS_SHARED) ? MS_SLAVE : MS_PRIVATE;
+    unsigned long prop = bound_propagation(c->spec);
     if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
         return berth_error_set(err, errno, "make / %s", prop == MS_SLAVE ? "rslave" : "rprivate");
+    if (c->rootfs_tree >= 0) {
+        if (c->rootfs_dir < 0)
+            return berth_error_set(err, 0, "attach the rootfs %s: no directory to attach it to",
+                                   c->rootfs);
+        if (mnt_move(c->rootfs_tree, c->rootfs_dir) < 0)
+            return berth_error_set(err, errno, "attach the rootfs %s", c->rootfs);
+        c->rootfd = fcntl(c->rootfs_tree, F_DUPFD_CLOEXEC, 3);
+        if (c->rootfd < 0)
+            return berth_error_set(err, errno, "open the rootfs %s", c->rootfs);
+        return 0;
+    }
     if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         return berth_error_set(err, errno, "bind the rootfs %s onto itself", c->rootfs);
     c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1066,7 +1103,7 @@ int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err)
         return r;
 
     const char *p = c->spec->linux_ ? c->spec->linux_->rootfs_propagation : NULL;
-    if (p && mount(NULL, "/", NULL, root_propagation(c), NULL) < 0)
+    if (p && mount(NULL, "/", NULL, root_propagation(c->spec), NULL) < 0)
         return berth_error_set(err, errno, "linux.rootfsPropagation: make / %s", p);
     if (c->spec->root_readonly) {
         _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

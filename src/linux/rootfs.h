@@ -37,6 +37,9 @@ struct rootfs_ctx {
     size_t n_cgroups;
     const char *mount_label; /* NULL: none */
     const int *bind_trees;   /* from rootfs_bind_trees, or NULL */
+    /* From rootfs_open_tree, or -1: the rootfs bound by the runtime, and its directory in this
+     * mount namespace. */
+    int rootfs_tree, rootfs_dir;
     /* Out */
     int rootfd;         /* O_PATH of the rootfs, once bound onto itself */
     int console_master; /* when process.terminal, else -1 */
@@ -61,12 +64,20 @@ int rootfs_prepare(struct rootfs_ctx *c, struct berth_error **err);
 /* Masks, read-only paths and remounts, pivot. Afterwards the process is inside the rootfs. */
 int rootfs_finish(struct rootfs_ctx *c, struct berth_error **err);
 
+/* For a container in a new user namespace, whose root may not be able to traverse the
+ * directories above the rootfs (a layer store's are 0700): the runtime binds the rootfs
+ * (recursively, private or a slave as rootfsPropagation asks) before the clone, as a detached
+ * tree, and once the init's mount namespace exists opens the rootfs directory in it (through
+ * /proc/PID/root); the init attaches the tree there through the two fds. Returns the tree. */
+int rootfs_open_tree(const struct spec *s, const char *rootfs, struct berth_error **err);
+
 /* The idmapped bind mounts, made by the runtime before the init leaves the host's user
  * namespace: an idmapping needs privilege over the source's filesystem, which the root of the
- * container's user namespace lacks. (*trees)[i] is the detached tree for mounts[i] with its
- * attributes set, or -1; *trees stays NULL when no mount is idmapped. The init, which inherits
- * the fds, only moves each tree onto its target. */
-int rootfs_bind_trees(const struct spec *s, const char *bundle, int **trees,
+ * container's user namespace lacks; with all_binds (a new user namespace), every bind mount,
+ * since that root may not even reach the source. (*trees)[i] is the detached tree for
+ * mounts[i] with its attributes and the bound rootfs' propagation set, or -1; *trees stays NULL
+ * when there is none. The init, which inherits the fds, only moves each tree onto its target. */
+int rootfs_bind_trees(const struct spec *s, const char *bundle, bool all_binds, int **trees,
                       struct berth_error **err);
 void rootfs_bind_trees_free(int *trees, size_t n);
 

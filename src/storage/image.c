@@ -807,6 +807,18 @@ static int do_import(struct import *im, json_t *images, json_t **record, struct 
     *record = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:o}", "name", name, "digest",
                         plan.manifest.digest, "config", plan.config.digest, "top", top, "layers",
                         im->layer_ids, "created", created, "run_config", run);
+    const struct copy_id_map *maps[2] = {im->o->uid_map, im->o->gid_map};
+    static const char *keys[2] = {"uid_map", "gid_map"};
+    for (int k = 0; k < 2; k++) {
+        if (!maps[k] || !maps[k]->n)
+            continue;
+        json_t *a = json_array();
+        for (size_t i = 0; i < maps[k]->n; i++)
+            json_array_append_new(a, json_pack("[I,I,I]", (json_int_t)maps[k]->map[i].container_id,
+                                               (json_int_t)maps[k]->map[i].host_id,
+                                               (json_int_t)maps[k]->map[i].size));
+        json_object_set_new(*record, keys[k], a);
+    }
     return 0;
 }
 
@@ -859,6 +871,25 @@ int image_import(struct storage *s, const char *source, const struct image_impor
     return 0;
 }
 
+/* [[container, host, size], ...] as images.json keeps a map; what is not such a triple is left
+ * out (the index is berth's own file). */
+static void map_fill(json_t *a, struct spec_id_mapping **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(a, i, m)
+    {
+        json_int_t v[3];
+        if (json_unpack(m, "[III]", &v[0], &v[1], &v[2]) < 0 || v[0] < 0 || v[1] < 0 || v[2] <= 0 ||
+            v[0] > UINT32_MAX || v[1] > UINT32_MAX || v[2] > UINT32_MAX)
+            continue;
+        *out = xreallocarray(*out, *n + 1, sizeof(**out));
+        (*out)[(*n)++] = (struct spec_id_mapping){(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2]};
+    }
+}
+
 static void image_fill(json_t *img, struct image *out)
 {
     const char *f[5] = {"name", "digest", "config", "top", "created"};
@@ -867,6 +898,8 @@ static void image_fill(json_t *img, struct image *out)
         const char *val = json_string_value(json_object_get(img, f[k]));
         *dst[k] = xstrdup(val ? val : "");
     }
+    map_fill(json_object_get(img, "uid_map"), &out->uid_map, &out->n_uid_map);
+    map_fill(json_object_get(img, "gid_map"), &out->gid_map, &out->n_gid_map);
 }
 
 int image_list(struct storage *s, struct image **out, size_t *n, struct berth_error **err)
@@ -894,6 +927,8 @@ void image_clear(struct image *img)
     free(img->config);
     free(img->top);
     free(img->created);
+    free(img->uid_map);
+    free(img->gid_map);
     memset(img, 0, sizeof(*img));
 }
 

@@ -34,6 +34,9 @@ struct image {
     char *config; /* the config blob's digest */
     char *top;    /* the top layer's id */
     char *created;
+    /* The maps its layers were made through (container -> host); none: identity. */
+    struct spec_id_mapping *uid_map, *gid_map;
+    size_t n_uid_map, n_gid_map;
 };
 
 int image_list(struct storage *s, struct image **out, size_t *n, struct berth_error **err);

@@ -303,8 +303,9 @@ def make_bundle(tmp_path, rootfs_template):
     """Bundles on copies of the busybox rootfs, with berth's default config minus the tty.
 
     make_bundle(name, traversable=True) puts the bundle where any uid may walk to it (pytest's
-    directories are 0700): a container in a user namespace reaches its rootfs as an unprivileged
-    host uid. It still shows under the test's directory, as a symlink, for the leak checks."""
+    directories are 0700): an unprivileged runtime reaches its rootfs by path from the container's
+    user namespace (a root one binds it, and the bind sources, before the init leaves the host's).
+    It still shows under the test's directory, as a symlink, for the leak checks."""
     outside = []
 
     def make(name="bundle", traversable=False):

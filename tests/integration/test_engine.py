@@ -468,6 +468,56 @@ def test_exit_codes_stop_and_exec(engine):
         assert_nothing_left(engine, name)
 
 
+def owner(path):
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid
+
+
+def test_user_namespace(engine, layouts):
+    # An image imported without maps, run through them: the layer is copied shifted.
+    n = engine.name()
+    engine.c("create", n, "--image", IMAGE, "--uidmap", "0:200000:65536", "-u", "0",
+             "-w", "/made/here", "--", "sh", "-c",
+             "id -u; cat /proc/self/uid_map; cat /proc/self/gid_map; stat -c %u:%g /etc/passwd "
+             "/made/here; echo edited >>/etc/hosts && echo hosts-ok; touch /made/here/f && "
+             "echo cwd-ok")
+    rootfs = engine.record(n)["rootfs"]
+    assert owner(os.path.join(rootfs, "etc/passwd")) == (200000, 200000)
+    assert owner(os.path.join(rootfs, "home")) == (200000, 200000)
+    assert owner(os.path.join(engine.bundle(n), "hosts")) == (200000, 200000)
+    cfg = engine.config(n)
+    assert {"type": "user"} in cfg["linux"]["namespaces"]
+    assert cfg["linux"]["gidMappings"] == [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    lines = engine.c("start", n).out.split("\n")
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "200000", "65536"]
+    assert lines[2].split() == ["0", "200000", "65536"]
+    assert lines[3:7] == ["0:0", "0:0", "hosts-ok", "cwd-ok"], lines
+    # The image's own layers are untouched.
+    for layer in engine.image_layers:
+        assert owner(engine("layer", "path", layer).out.strip() + "/etc") == (0, 0)
+
+    # An image imported through maps runs through them by default; other maps are refused.
+    engine("image", "import", "--name", "mapped:1", "--uidmap", "0:300000:65536",
+           "--gidmap", "0:300000:65536", layouts["app"])
+    m = engine.name("m")
+    r = engine.c("run", "--rm", m, "--image", "mapped:1", "-u", "0", "--", "sh", "-c",
+                 "id -u; cat /proc/self/uid_map; stat -c %u /etc/passwd")
+    out = r.out.split("\n")
+    assert out[0] == "0" and out[1].split() == ["0", "300000", "65536"] and out[2] == "0", out
+    r = engine.c("run", "--rm", engine.name("o"), "--image", "mapped:1",
+                 "--uidmap", "0:400000:65536", "--", "true", check=False)
+    assert r.rc != 0 and "other id maps" in r.err
+    p = engine.c("create", engine.name("bad"), "--image", IMAGE, "--uidmap", "1:200000:10",
+                 check=False)
+    assert p.rc != 0 and "root (0) is not mapped" in p.err
+    p = engine.c("create", engine.name("bad"), "--image", IMAGE, "--uidmap", "0:1", check=False)
+    assert p.rc != 0 and "CONTAINER:HOST:SIZE" in p.err
+    engine.c("rm", n)
+    engine("image", "rm", "mapped:1")
+    assert_nothing_left(engine, n)
+
+
 def wait_for(cond, what, timeout=10):
     deadline = time.monotonic() + timeout
     while not cond():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from rootfs_util import force_enosys
+from rootfs_util import add_mount, force_enosys
 
 # config type -> /proc/PID/ns name
 NS = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
@@ -181,6 +181,46 @@ def test_user_namespace(berth, make_bundle, cgroupns):
     assert lines[5] == "0 0"
     st = os.stat(bundle.host_path("/made-inside"))
     assert (st.st_uid, st.st_gid) == (100000, 100000)
+
+
+def test_user_namespace_rootfs_and_binds_its_root_cannot_reach(berth, make_bundle, tmp_path):
+    # As in a layer store (0700 directories above every layer): the runtime binds the rootfs and
+    # the bind sources for the container's root, which could not search its way to them.
+    bundle = make_bundle()
+    userns(bundle)
+    assert os.stat(tmp_path).st_mode & 0o077 == 0  # host uid 100000 cannot search it
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    (locked / "f").write_text("from-host\n")
+    os.chown(locked / "f", 100000, 100000)
+    add_mount(bundle, "/mnt/f", type="bind", source=str(locked / "f"), options=["bind"])
+    for caps in bundle.config["process"]["capabilities"].values():
+        caps.append("CAP_SYS_ADMIN")  # to mount inside, over its own user namespace only
+    bundle.write()
+    # The test's directory on a shared mount, as / is under systemd: binds the runtime makes of
+    # it must not stay its peers, or the container's mounts would show on the host.
+    subprocess.run(["mount", "--bind", str(tmp_path), str(tmp_path)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(tmp_path)], check=True)
+        r = berth.run(bundle, "sh", "-c", "cat /mnt/f; echo more >>/mnt/f; id -u; "
+                      "mount -t tmpfs t /tmp && mount -t tmpfs t /mnt && echo mounted")
+        with open("/proc/self/mountinfo") as f:
+            leaked = [line for line in f if str(tmp_path) + "/" in line.split()[4]]
+        # Nor does a mount the host makes there later reach the container (rprivate).
+        cid = berth.new_id()
+        bundle.set_args("sleep", "100")
+        berth("run", "-d", "-b", bundle.path, cid)
+        os.makedirs(bundle.host_path("/late"), exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "late", bundle.host_path("/late")], check=True)
+        seen = berth("exec", cid, "cat", "/proc/self/mountinfo").out
+        berth("delete", "--force", cid)
+    finally:
+        subprocess.run(["umount", "-R", str(tmp_path)], check=True)
+    assert r.rc == 0, r
+    assert r.out.splitlines() == ["from-host", "0", "mounted"], r.out
+    assert (locked / "f").read_text() == "from-host\nmore\n"
+    assert leaked == []
+    assert " /late " not in seen, seen
 
 
 def test_user_namespace_process_is_unprivileged_on_the_host(berth, make_bundle):
