@@ -65,3 +65,4 @@ CLI_COMMAND(label);
 CLI_COMMAND(layer);
 CLI_COMMAND(image);
 CLI_COMMAND(container);
+CLI_COMMAND(volume);

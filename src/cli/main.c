@@ -15,12 +15,11 @@
 #include <string.h>
 
 static const struct cli_command *const commands[] = {
-    &cli_command_create, &cli_command_start,  &cli_command_run,
-    &cli_command_state,  &cli_command_kill,   &cli_command_delete,
-    &cli_command_list,   &cli_command_spec,   &cli_command_features, &cli_command_exec,
-    &cli_command_pause,  &cli_command_resume, &cli_command_ps,       &cli_command_update,
-    &cli_command_events, &cli_command_label, &cli_command_layer, &cli_command_image,
-    &cli_command_container,
+    &cli_command_create,   &cli_command_start,  &cli_command_run,       &cli_command_state,
+    &cli_command_kill,     &cli_command_delete, &cli_command_list,      &cli_command_spec,
+    &cli_command_features, &cli_command_exec,   &cli_command_pause,     &cli_command_resume,
+    &cli_command_ps,       &cli_command_update, &cli_command_events,    &cli_command_label,
+    &cli_command_layer,    &cli_command_image,  &cli_command_container, &cli_command_volume,
 };
 
 enum {

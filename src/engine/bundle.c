@@ -1,5 +1,6 @@
 #include "engine/bundle.h"
 #include "berth/error.h"
+#include "engine/record.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
@@ -377,9 +378,14 @@ int bundle_parse_volume(const char *spec, struct bundle_bind *out, char **storag
     char *opts = strchr(dst, ':');
     if (opts)
         *opts++ = '\0';
-    if (copy[0] != '/' || dst[0] != '/')
-        return berth_error_set(err, 0, "-v \"%s\": the source and destination must be absolute",
+    bool named = copy[0] != '/';
+    if (named && !record_name_valid(copy))
+        return berth_error_set(err, 0,
+                               "-v \"%s\": the source must be an absolute path or a volume name "
+                               "(a letter or digit, then letters, digits, '_', '.' or '-')",
                                spec);
+    if (dst[0] != '/')
+        return berth_error_set(err, 0, "-v \"%s\": the destination must be absolute", spec);
     bool ro = false, rw = false;
     for (char *save = NULL, *o = opts ? strtok_r(opts, ",", &save) : NULL; o;
          o = strtok_r(NULL, ",", &save)) {
@@ -387,12 +393,14 @@ int bundle_parse_volume(const char *spec, struct bundle_bind *out, char **storag
             ro = true;
         } else if (strcmp(o, "rw") == 0) {
             rw = true;
+        } else if (strcmp(o, "nocopy") == 0 && named) {
+            out->nocopy = true;
         } else if ((strcmp(o, "z") == 0 || strcmp(o, "Z") == 0) && !out->relabel) {
             out->relabel = o[0];
         } else {
             return berth_error_set(err, 0,
-                                   "-v \"%s\": option \"%s\": ro, rw and one of z or Z are "
-                                   "accepted",
+                                   "-v \"%s\": option \"%s\": ro, rw, one of z or Z, and "
+                                   "nocopy for a named volume are accepted",
                                    spec, o);
         }
     }
@@ -405,7 +413,8 @@ int bundle_parse_volume(const char *spec, struct bundle_bind *out, char **storag
     char *buf = xmalloc(slen + dlen + 2);
     memcpy(buf, copy, slen + 1);
     memcpy(buf + slen + 1, clean, dlen + 1);
-    out->source = buf;
+    out->source = named ? NULL : buf;
+    out->volume = named ? buf : NULL;
     out->destination = buf + slen + 1;
     out->readonly = ro;
     *storage = buf;

@@ -45,10 +45,12 @@ void bundle_process_clear(struct bundle_process *p);
 
 /* A bind mount the container gets (a per-container file, or a -v). */
 struct bundle_bind {
-    const char *source;      /* absolute host path */
+    const char *source;      /* absolute host path (NULL for a named volume until it is found) */
     const char *destination; /* absolute, clean */
     bool readonly;
     char relabel; /* 0, 'z' (shared) or 'Z' (private) */
+    const char *volume; /* -v NAME:DST: the named volume, or NULL */
+    bool nocopy;        /* -v NAME:DST:nocopy: a new volume gets nothing from the image */
 };
 
 struct bundle_config {

@@ -6,6 +6,7 @@
 #include "engine/internal.h"
 #include "engine/passwd.h"
 #include "engine/shm.h"
+#include "engine/volume.h"
 #include "linux/label.h"
 #include "storage/digest.h"
 #include "storage/image.h"
@@ -134,6 +135,10 @@ struct build {
     struct bundle_bind *volumes;
     char **volume_storage;
     size_t n_volumes;
+    /* named volumes: the host path each -v resolved to (NULL for a path), and the names of the
+     * volumes this create made, removed again if it fails */
+    char **volume_paths;
+    char **volumes_made;
     enum shm_ipc_mode ipc;
     const char *ipc_container;
     /* The user namespace's maps (none: n == 0), whether the image's layers hold them already,
@@ -154,6 +159,8 @@ static void build_undo(struct build *b)
     }
     if (b->layer_made)
         storage_layer_remove(b->store, b->rec.layer, &e);
+    for (char **v = b->volumes_made; v && *v; v++)
+        volume_remove(b->store, *v, &e);
     if (b->label_owned && b->rec.mount_label)
         label_release(b->containers, b->rec.mount_label, &e);
     fs_remove_tree_at(b->cdir, b->o->name, &e);
@@ -170,9 +177,13 @@ static void build_free(struct build *b)
         close(b->cdir);
     storage_close(b->store);
     record_clear(&b->rec);
-    for (size_t i = 0; i < b->n_volumes; i++)
+    for (size_t i = 0; i < b->n_volumes; i++) {
         free(b->volume_storage[i]);
+        free(b->volume_paths ? b->volume_paths[i] : NULL);
+    }
     free(b->volume_storage);
+    free(b->volume_paths);
+    strv_free(b->volumes_made);
     free(b->volumes);
     free(b->containers);
     free(b->uid_map);
@@ -238,8 +249,8 @@ static int check_options(struct build *b, struct berth_error **err)
             return r;
         const char *src = b->volumes[b->n_volumes++].source;
         /* Unlike docker's -v, a missing source is not made: a typo should not become a new
-         * directory on the host. */
-        if (access(src, F_OK) < 0)
+         * directory on the host. (A named volume is.) */
+        if (src && access(src, F_OK) < 0)
             return berth_error_set(err, errno, "-v %s: source %s", *v, src);
     }
     return 0;
@@ -349,7 +360,8 @@ static int write_bundle(struct build *b, const struct bundle_process *p, uint32_
         if (!files[i].own)
             continue;
         paths[n] = xasprintf("%s/%s", r->bundle, files[i].name);
-        binds[n] = (struct bundle_bind){paths[n], files[i].dest, b->o->read_only, 0};
+        binds[n] = (struct bundle_bind){
+            .source = paths[n], .destination = files[i].dest, .readonly = b->o->read_only};
         n++;
     }
     _cleanup_free_ char *shm = NULL;
@@ -437,6 +449,63 @@ static int pick_maps(struct build *b, const struct image *img, struct berth_erro
     return 0;
 }
 
+static void strv_append(char ***v, const char *s)
+{
+    size_t n = *v ? strv_len(*v) : 0;
+    *v = xreallocarray(*v, n + 2, sizeof(char *));
+    (*v)[n] = xstrdup(s);
+    (*v)[n + 1] = NULL;
+}
+
+/* A new volume starts as a copy of what the image has at its destination (as Docker's do,
+ * unless nocopy); with nothing there, it belongs to the container's root. */
+static int fill_volume(struct build *b, int rootfd, const struct bundle_bind *v, int vfd,
+                       struct berth_error **err)
+{
+    struct berth_error *local = NULL;
+    _cleanup_close_ int src =
+        v->nocopy ? -ENOENT
+                  : path_open_in_root(rootfd, v->destination, O_RDONLY | O_DIRECTORY, 0, &local);
+    berth_error_free(local);
+    if (src >= 0) {
+        struct copy_options co = {.skip_selinux = true};
+        int r = copy_tree(src, vfd, &co, NULL, err);
+        return r < 0 ? berth_error_prefix(err, "fill volume %s from the image's %s", v->volume,
+                                          v->destination)
+                     : 0;
+    }
+    if (b->n_uid_map && fchown(vfd, b->root_uid, b->root_gid) < 0)
+        return berth_error_set(err, errno, "volume %s: chown", v->volume);
+    return 0;
+}
+
+/* Find (or make and fill) the named volumes among the -v binds. */
+static int take_volumes(struct build *b, int rootfd, struct berth_error **err)
+{
+    for (size_t i = 0; i < b->n_volumes; i++) {
+        struct bundle_bind *v = &b->volumes[i];
+        if (!v->volume)
+            continue;
+        if (!b->volume_paths)
+            b->volume_paths = xcalloc(b->n_volumes, sizeof(char *));
+        bool made;
+        _cleanup_close_ int vfd =
+            volume_open(b->store, v->volume, true, &made, &b->volume_paths[i], err);
+        if (vfd < 0)
+            return berth_error_prefix(err, "-v %s", v->volume);
+        v->source = b->volume_paths[i];
+        if (made)
+            strv_append(&b->volumes_made, v->volume);
+        strv_append(&b->rec.volumes, v->volume);
+        if (made) {
+            int r = fill_volume(b, rootfd, v, vfd, err);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
 /* The layer, then what is made from the image's files: the user, the working directory. */
 static int make_rootfs(struct build *b, const char *top, const char *run_config,
                        struct berth_error **err)
@@ -490,7 +559,9 @@ static int make_rootfs(struct build *b, const char *top, const char *run_config,
     if (b->n_uid_map && fstat(cwd, &st) == 0 && st.st_uid == 0 &&
         fchownat(cwd, "", b->root_uid, b->root_gid, AT_EMPTY_PATH) < 0)
         return berth_error_set(err, errno, "working directory %s: chown", p.cwd);
-    ret = make_files(b, err);
+    ret = take_volumes(b, rootfd, err);
+    if (ret == 0)
+        ret = make_files(b, err);
     if (ret == 0)
         ret = write_bundle(b, &p, uid, gid, groups, n_groups, err);
     return ret;
@@ -780,4 +851,65 @@ void engine_list_free(struct engine_container *v, size_t n)
         free(v[i].status);
     }
     free(v);
+}
+
+/* --- volumes --------------------------------------------------------------------------------- */
+
+int engine_volume_create(const struct engine_ctx *ctx, const char *name, struct berth_error **err)
+{
+    _cleanup_(storage_closep) struct storage *s = NULL;
+    int r = storage_open(ctx->storage_root, 0, &s, err);
+    if (r < 0)
+        return r;
+    bool made;
+    int fd = volume_open(s, name, true, &made, NULL, err);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return made ? 0 : berth_error_set(err, EEXIST, "volume \"%s\" already exists", name);
+}
+
+int engine_volume_list(const struct engine_ctx *ctx, char ***names, struct berth_error **err)
+{
+    *names = NULL;
+    _cleanup_(storage_closep) struct storage *s = NULL;
+    int r = storage_open(ctx->storage_root, STORAGE_OPEN_READONLY, &s, err);
+    return r < 0 ? r : volume_list(s, names, err);
+}
+
+/* The container whose record names the volume, or NULL. */
+static char *volume_user(const struct engine_ctx *ctx, const char *name)
+{
+    struct berth_error *e = NULL;
+    _cleanup_close_ int cdir = record_root_open(ctx->storage_root, false, &e);
+    berth_error_free(e);
+    _cleanup_close_ int fd = cdir >= 0 ? dup(cdir) : -1;
+    _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d)
+        return NULL;
+    fd = -1;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        _cleanup_close_ int dir = record_dir_open(cdir, de->d_name, false, NULL);
+        _cleanup_(record_clear) struct record r = {0};
+        if (dir < 0 || record_read(dir, &r, NULL) < 0)
+            continue;
+        for (char **v = r.volumes; v && *v; v++)
+            if (strcmp(*v, name) == 0)
+                return xstrdup(de->d_name);
+    }
+    return NULL;
+}
+
+int engine_volume_remove(const struct engine_ctx *ctx, const char *name, struct berth_error **err)
+{
+    _cleanup_(storage_closep) struct storage *s = NULL;
+    int r = storage_open(ctx->storage_root, 0, &s, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *user = volume_user(ctx, name);
+    if (user)
+        return berth_error_set(err, EBUSY, "volume \"%s\" is used by container \"%s\"", name, user);
+    return volume_remove(s, name, err);
 }

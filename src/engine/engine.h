@@ -56,6 +56,13 @@ int engine_create(const struct engine_ctx *ctx, const struct engine_create_opts 
 int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
                  struct berth_error **err);
 
+/* Named volumes (-v NAME:DST), kept under <storage-root>/volumes until removed here: create
+ * makes an empty one (one a container's -v makes is filled from the image first), remove
+ * refuses one a container still names. */
+int engine_volume_create(const struct engine_ctx *ctx, const char *name, struct berth_error **err);
+int engine_volume_list(const struct engine_ctx *ctx, char ***names, struct berth_error **err);
+int engine_volume_remove(const struct engine_ctx *ctx, const char *name, struct berth_error **err);
+
 /* Copy the container's log (the output of its detached runs) to stdout; with follow, keep
  * copying while its process runs. */
 int engine_logs(const struct engine_ctx *ctx, const char *name, bool follow,

@@ -27,6 +27,7 @@ void record_clear(struct record *r)
     strv_free(r->dns_servers);
     strv_free(r->dns_search);
     strv_free(r->dns_options);
+    strv_free(r->volumes);
     memset(r, 0, sizeof(*r));
 }
 
@@ -86,6 +87,7 @@ int record_write(int dirfd, const struct record *r, struct berth_error **err)
     json_object_set_new(o, "files",
                         json_pack("{s:b,s:b,s:b}", "resolv.conf", r->own_resolv, "hosts",
                                   r->own_hosts, "hostname", r->own_hostname));
+    json_object_set_new(o, "volumes", strv_json(r->volumes));
     set_str(o, "started", r->started);
     json_object_set_new(o, "exit_code",
                         r->has_exit_code ? json_integer(r->exit_code) : json_null());
@@ -145,6 +147,7 @@ int record_read(int dirfd, struct record *r, struct berth_error **err)
     r->own_resolv = json_is_true(json_object_get(files, "resolv.conf"));
     r->own_hosts = json_is_true(json_object_get(files, "hosts"));
     r->own_hostname = json_is_true(json_object_get(files, "hostname"));
+    r->volumes = json_strv(json_object_get(o, "volumes"));
     r->started = get_str(o, "started");
     json_t *code = json_object_get(o, "exit_code");
     r->has_exit_code = json_is_integer(code);

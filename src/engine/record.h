@@ -47,6 +47,7 @@ struct record {
     char **dns_options;
     /* Whether berth provides /etc/resolv.conf, /etc/hosts, /etc/hostname (no -v over them). */
     bool own_resolv, own_hosts, own_hostname;
+    char **volumes; /* the named volumes it binds; NULL when none */
     char *started; /* the last start, or NULL */
     bool has_exit_code;
     int exit_code; /* of the last run started in the foreground */

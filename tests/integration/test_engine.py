@@ -357,14 +357,64 @@ def test_volumes(engine, tmp_path):
     assert not (ro / "g").exists()
     assert not os.path.exists(os.path.join(engine.bundle(n), "hosts"))
     assert engine.record(n)["files"] == {"resolv.conf": True, "hosts": False, "hostname": True}
-    p = engine.c("create", engine.name("bad"), "--image", IMAGE, "-v", "relative:/x",
+    p = engine.c("create", engine.name("bad"), "--image", IMAGE, "-v", "rel/ative:/x",
                  check=False)
-    assert p.rc != 0 and "absolute" in p.err
+    assert p.rc != 0 and "absolute path or a volume name" in p.err
     p = engine.c("create", engine.name("bad"), "--image", IMAGE, "-v",
                  f"{tmp_path}/missing:/x", check=False)
     assert p.rc != 0 and "missing" in p.err
     engine.c("rm", n)
     assert (ro / "f").read_text() == "ro-data\n"
+
+
+def volume_dir(engine, name):
+    return os.path.join(engine.store, "volumes", name)
+
+
+def test_named_volumes(engine):
+    # A new volume starts as a copy of the image's directory; it outlives the container and is
+    # shared with the next one that names it.
+    n, m = engine.name("n"), engine.name("m")
+    engine.c("create", n, "--image", IMAGE, "-u", "root", "-v", "etcvol:/etc", "--", "sh", "-c",
+             "cat /etc/group | head -1; echo from-n > /etc/new")
+    assert engine("volume", "ls", "-q").out.split() == ["etcvol"]
+    vol = volume_dir(engine, "etcvol")
+    assert os.path.exists(os.path.join(vol, "passwd"))
+    assert engine.record(n)["volumes"] == ["etcvol"]
+    assert engine.c("start", n).out == "root:x:0:\n"
+    r = engine.c("run", "--rm", m, "--image", IMAGE, "-u", "root", "-v", "etcvol:/data:ro", "--",
+                 "sh", "-c", "cat /data/new; touch /data/x 2>/dev/null || echo read-only")
+    assert r.out == "from-n\nread-only\n"
+    assert open(os.path.join(vol, "new")).read() == "from-n\n"
+    assert not os.path.exists(os.path.join(vol, "x"))
+    p = engine("volume", "rm", "etcvol", check=False)
+    assert p.rc != 0 and f'used by container "{n}"' in p.err
+    engine.c("rm", n)
+    assert os.path.exists(os.path.join(vol, "new"))  # a container's rm keeps its volumes
+    engine("volume", "rm", "etcvol")
+    assert not os.path.exists(vol)
+
+    # nocopy, an existing volume (not filled again), a destination the image lacks.
+    engine("volume", "create", "empty")
+    p = engine("volume", "create", "empty", check=False)
+    assert p.rc != 0 and "already exists" in p.err
+    r = engine.c("run", "--rm", engine.name("e"), "--image", IMAGE, "-u", "root", "-w", "/",
+                 "-v", "empty:/etc:ro", "-v", "fresh:/nowhere", "-v", "nc:/home:nocopy", "--",
+                 "sh", "-c", "ls -A /etc | wc -l; ls -A /nowhere | wc -l; ls -A /home | wc -l")
+    assert r.out.split() == ["0", "0", "0"]
+    assert engine("volume", "ls", "-q").out.split() == ["empty", "fresh", "nc"]
+    engine("volume", "rm", "empty", "fresh", "nc")
+    p = engine("volume", "rm", "nosuch", check=False)
+    assert p.rc != 0 and "does not exist" in p.err
+    p = engine("volume", "create", "-bad", check=False)
+    assert p.rc != 0
+    # A create that fails takes back the volume it made, not one that was there.
+    engine("volume", "create", "kept")
+    p = engine.c("create", engine.name("f"), "--image", IMAGE, "-u", "nosuch", "-v", "kept:/a",
+                 "-v", "made:/b", check=False)
+    assert p.rc != 0 and "nosuch" in p.err
+    assert engine("volume", "ls", "-q").out.split() == ["kept"]
+    engine("volume", "rm", "kept")
 
 
 def test_image_config_and_overrides(engine, layouts):
@@ -477,7 +527,7 @@ def test_user_namespace(engine, layouts):
     # An image imported without maps, run through them: the layer is copied shifted.
     n = engine.name()
     engine.c("create", n, "--image", IMAGE, "--uidmap", "0:200000:65536", "-u", "0",
-             "-w", "/made/here", "--", "sh", "-c",
+             "-v", "uhome:/home", "-v", "unew:/new", "-w", "/made/here", "--", "sh", "-c",
              "id -u; cat /proc/self/uid_map; cat /proc/self/gid_map; stat -c %u:%g /etc/passwd "
              "/made/here; echo edited >>/etc/hosts && echo hosts-ok; touch /made/here/f && "
              "echo cwd-ok")
@@ -485,6 +535,9 @@ def test_user_namespace(engine, layouts):
     assert owner(os.path.join(rootfs, "etc/passwd")) == (200000, 200000)
     assert owner(os.path.join(rootfs, "home")) == (200000, 200000)
     assert owner(os.path.join(engine.bundle(n), "hosts")) == (200000, 200000)
+    # Named volumes: one filled from the (shifted) layer, one new and the container root's.
+    assert owner(volume_dir(engine, "uhome")) == (200000, 200000)
+    assert owner(volume_dir(engine, "unew")) == (200000, 200000)
     cfg = engine.config(n)
     assert {"type": "user"} in cfg["linux"]["namespaces"]
     assert cfg["linux"]["gidMappings"] == [{"containerID": 0, "hostID": 200000, "size": 65536}]
@@ -514,6 +567,7 @@ def test_user_namespace(engine, layouts):
     p = engine.c("create", engine.name("bad"), "--image", IMAGE, "--uidmap", "0:1", check=False)
     assert p.rc != 0 and "CONTAINER:HOST:SIZE" in p.err
     engine.c("rm", n)
+    engine("volume", "rm", "uhome", "unew")
     engine("image", "rm", "mapped:1")
     assert_nothing_left(engine, n)
 

@@ -139,10 +139,13 @@ static void test_config(void **state)
     char *args[] = {"sh", NULL}, *env[] = {"A=1", NULL};
     struct bundle_process p = {args, env, "/work", ""};
     struct bundle_bind files[] = {
-        {"/b/resolv.conf", "/etc/resolv.conf", true, 0},
-        {"/b/hosts", "/etc/hosts", true, 0},
+        {.source = "/b/resolv.conf", .destination = "/etc/resolv.conf", .readonly = true},
+        {.source = "/b/hosts", .destination = "/etc/hosts", .readonly = true},
     };
-    struct bundle_bind vols[] = {{"/src", "/data", true, 'Z'}, {"/w", "/out", false, 0}};
+    struct bundle_bind vols[] = {
+        {.source = "/src", .destination = "/data", .readonly = true, .relabel = 'Z'},
+        {.source = "/w", .destination = "/out"},
+    };
     struct bundle_config c = {
         .process = &p,
         .uid = 1000,
@@ -190,7 +193,7 @@ static void test_config(void **state)
     spec_free(s);
 
     /* A -v over /dev/shm replaces the tmpfs; one over /dev drops everything below it. */
-    struct bundle_bind over[] = {{"/host/shm", "/dev/shm", false, 0}};
+    struct bundle_bind over[] = {{.source = "/host/shm", .destination = "/dev/shm"}};
     c.volumes = over;
     c.n_volumes = 1;
     c.files = NULL;
@@ -201,7 +204,7 @@ static void test_config(void **state)
     assert_string_equal(find_mount(s, "/dev/shm")->source, "/host/shm");
     assert_null(s->linux_->mount_label);
     spec_free(s);
-    struct bundle_bind dev[] = {{"/host/dev", "/dev", false, 0}};
+    struct bundle_bind dev[] = {{.source = "/host/dev", .destination = "/dev"}};
     c.volumes = dev;
     s = build(&c);
     assert_null(find_mount(s, "/dev/pts"));
@@ -269,11 +272,22 @@ static void test_parse_volume(void **state)
     free(storage);
     assert_int_equal(bundle_parse_volume("/a:/b:rw,z", &b, &storage, &err), 0);
     assert_int_equal(b.relabel, 'z');
+    assert_null(b.volume);
+    free(storage);
+    /* A name is a named volume: its source comes later. */
+    assert_int_equal(bundle_parse_volume("data.1:/srv:ro,nocopy", &b, &storage, &err), 0);
+    assert_null(b.source);
+    assert_string_equal(b.volume, "data.1");
+    assert_string_equal(b.destination, "/srv");
+    assert_true(b.readonly && b.nocopy);
     free(storage);
 
     const char *bad[][2] = {
         {"/a", "SRC:DST"},
-        {"a:/b", "absolute"},
+        {"a/b:/b", "absolute path or a volume name"},
+        {".a:/b", "absolute path or a volume name"},
+        {"/a:/b:nocopy", "option \"nocopy\""},
+        {"a:b", "absolute"},
         {"/a:b", "absolute"},
         {"/a:/", "cannot be /"},
         {"/a:/b/..", "cannot be /"},
