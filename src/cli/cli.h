@@ -36,11 +36,16 @@ void cli_parse_subcommand(const struct argp_option *options, argp_parser_t parse
                           const char *args_doc, const char *doc, int argc, char **argv,
                           void *input);
 
-/* Parse an id mapping C:H:S (containerID:hostID:size, as in OCI uidMappings) and append it to
- * *v, which holds *n. */
+/* --uidmap and --gidmap, each C:H:S (containerID:hostID:size, as in OCI uidMappings) and
+ * repeatable. */
 struct spec_id_mapping;
-int cli_add_id_mapping(const char *s, const char *what, struct spec_id_mapping **v, size_t *n,
-                       struct berth_error **err);
+struct cli_id_maps {
+    struct spec_id_mapping *uid, *gid;
+    size_t n_uid, n_gid;
+};
+/* Append one (uid: of --uidmap, else --gidmap); a bad one ends the parse with argp_error. */
+void cli_id_maps_add(struct argp_state *state, struct cli_id_maps *m, bool uid, const char *arg);
+void cli_id_maps_free(struct cli_id_maps *m);
 
 /* Parse a non-negative decimal count, refusing anything else. */
 int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_error **err);

@@ -48,8 +48,7 @@ struct container_args {
     bool detach, rm, force, quiet, follow;
     unsigned timeout;
     struct engine_exec_opts x;
-    struct spec_id_mapping *uid_map, *gid_map;
-    size_t n_uid_map, n_gid_map;
+    struct cli_id_maps maps;
     bool many_names; /* rm */
     bool want_cmd;   /* create, run, exec */
     bool need_cmd;   /* exec */
@@ -147,13 +146,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         a->c.entrypoint = arg;
         break;
     case OPT_UIDMAP:
-    case OPT_GIDMAP: {
-        bool uid = key == OPT_UIDMAP;
-        if (cli_add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &a->uid_map : &a->gid_map,
-                               uid ? &a->n_uid_map : &a->n_gid_map, &a->error) < 0)
-            argp_error(state, "%s", a->error->msg);
+    case OPT_GIDMAP:
+        cli_id_maps_add(state, &a->maps, key == OPT_UIDMAP, arg);
         break;
-    }
     case OPT_READ_ONLY:
         a->c.read_only = true;
         break;
@@ -276,8 +271,8 @@ static int create_and_maybe_start(const struct engine_ctx *ctx, struct container
     a->c.env = a->env.v;
     a->c.cmd = a->cmd;
     a->c.progress = true;
-    a->c.uid_map = a->uid_map, a->c.n_uid_map = a->n_uid_map;
-    a->c.gid_map = a->gid_map, a->c.n_gid_map = a->n_gid_map;
+    a->c.uid_map = a->maps.uid, a->c.n_uid_map = a->maps.n_uid;
+    a->c.gid_map = a->maps.gid, a->c.n_gid_map = a->maps.n_gid;
     if (run && a->rm && a->detach)
         return berth_error_set(err, 0,
                                "--rm needs the foreground: nothing would be left to "
@@ -374,8 +369,7 @@ static int run_container(const struct cli_global *g, int argc, char **argv,
     free(a.add_host.v);
     free(a.volume.v);
     free(a.env.v);
-    free(a.uid_map);
-    free(a.gid_map);
+    cli_id_maps_free(&a.maps);
     berth_error_free(a.error);
     return r;
 }

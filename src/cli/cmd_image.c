@@ -14,8 +14,7 @@
 struct image_args {
     const char *arg;
     const char *name;
-    struct spec_id_mapping *uidmap, *gidmap;
-    size_t n_uidmap, n_gidmap;
+    struct cli_id_maps maps;
     bool quiet;
     bool need_arg;
     struct berth_error *err;
@@ -31,13 +30,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         a->name = arg;
         break;
     case OPT_UIDMAP:
-    case OPT_GIDMAP: {
-        bool uid = key == OPT_UIDMAP;
-        if (cli_add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &a->uidmap : &a->gidmap,
-                               uid ? &a->n_uidmap : &a->n_gidmap, &a->err) < 0)
-            argp_error(state, "%s", a->err->msg);
+    case OPT_GIDMAP:
+        cli_id_maps_add(state, &a->maps, key == OPT_UIDMAP, arg);
         break;
-    }
     case 'q':
         a->quiet = true;
         break;
@@ -122,7 +117,7 @@ static int run_image(const struct cli_global *g, int argc, char **argv, struct b
     _cleanup_(storage_closep) struct storage *s = NULL;
     int r = storage_open(g->storage_root, flags, &s, err);
     if (r == 0 && strcmp(sub, "import") == 0) {
-        struct copy_id_map um = {a.uidmap, a.n_uidmap}, gm = {a.gidmap, a.n_gidmap};
+        struct copy_id_map um = {a.maps.uid, a.maps.n_uid}, gm = {a.maps.gid, a.maps.n_gid};
         struct image_import_opts o = {a.name, &um, &gm, true};
         _cleanup_free_ char *name = NULL;
         r = image_import(s, a.arg, &o, &name, err);
@@ -133,8 +128,7 @@ static int run_image(const struct cli_global *g, int argc, char **argv, struct b
     } else if (r == 0) {
         r = image_ls(s, &a, err);
     }
-    free(a.uidmap);
-    free(a.gidmap);
+    cli_id_maps_free(&a.maps);
     berth_error_free(a.err);
     return r;
 }

@@ -16,38 +16,13 @@ struct layer_args {
     const char *parent;
     char **storage_opts; /* strv */
     size_t n_storage_opts;
-    struct spec_id_mapping *uidmap, *gidmap;
-    size_t n_uidmap, n_gidmap;
+    struct cli_id_maps maps;
     bool quiet;
     const char *usage_error;
     struct berth_error *err;
 };
 
 enum { OPT_PARENT = 0x100, OPT_STORAGE_OPT, OPT_UIDMAP, OPT_GIDMAP };
-
-int cli_add_id_mapping(const char *s, const char *what, struct spec_id_mapping **v, size_t *n,
-                       struct berth_error **err)
-{
-    unsigned long val[3];
-    const char *c = s;
-    for (int i = 0; i < 3; i++) {
-        char *end;
-        if (*c < '0' || *c > '9')
-            goto bad;
-        errno = 0;
-        val[i] = strtoul(c, &end, 10);
-        if (errno || val[i] > UINT32_MAX || (i < 2 ? *end != ':' : *end != '\0'))
-            goto bad;
-        c = end + 1;
-    }
-    if (val[2] == 0 || val[0] + val[2] - 1 > UINT32_MAX || val[1] + val[2] - 1 > UINT32_MAX)
-        goto bad;
-    *v = xreallocarray(*v, *n + 1, sizeof(**v));
-    (*v)[(*n)++] = (struct spec_id_mapping){(uint32_t)val[0], (uint32_t)val[1], (uint32_t)val[2]};
-    return 0;
-bad:
-    return berth_error_set(err, 0, "%s \"%s\": expected CONTAINER:HOST:SIZE (SIZE > 0)", what, s);
-}
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -62,13 +37,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
         a->storage_opts[a->n_storage_opts] = NULL;
         break;
     case OPT_UIDMAP:
-    case OPT_GIDMAP: {
-        bool uid = key == OPT_UIDMAP;
-        if (cli_add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &a->uidmap : &a->gidmap,
-                               uid ? &a->n_uidmap : &a->n_gidmap, &a->err) < 0)
-            argp_error(state, "%s", a->err->msg);
+    case OPT_GIDMAP:
+        cli_id_maps_add(state, &a->maps, key == OPT_UIDMAP, arg);
         break;
-    }
     case 'q':
         a->quiet = true;
         break;
@@ -130,7 +101,7 @@ static int layer_create(const struct cli_global *g, struct layer_args *a, struct
     int r = open_store(g, 0, &s, err);
     if (r < 0)
         return r;
-    struct copy_id_map um = {a->uidmap, a->n_uidmap}, gm = {a->gidmap, a->n_gidmap};
+    struct copy_id_map um = {a->maps.uid, a->maps.n_uid}, gm = {a->maps.gid, a->maps.n_gid};
     struct storage_layer_opts opts = {.storage_opts = a->storage_opts, .progress = true};
     return storage_layer_create(s, a->id, a->parent, &um, &gm, &opts, err);
 }
@@ -208,8 +179,7 @@ static int run_layer(const struct cli_global *g, int argc, char **argv, struct b
         r = berth_error_set(err, 0, "layer: unknown command \"%s\"; see berth layer --help", sub);
     }
     free(a.storage_opts);
-    free(a.uidmap);
-    free(a.gidmap);
+    cli_id_maps_free(&a.maps);
     berth_error_free(a.err);
     return r;
 }

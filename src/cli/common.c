@@ -1,8 +1,10 @@
 #include "cli/cli.h"
 #include "berth/error.h"
+#include "spec/spec.h"
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,4 +37,47 @@ int cli_parse_uint(const char *s, const char *what, unsigned *out, struct berth_
         return berth_error_set(err, 0, "%s: \"%s\" is not a non-negative number", what, s);
     *out = (unsigned)v;
     return 0;
+}
+
+static int add_id_mapping(const char *s, const char *what, struct spec_id_mapping **v, size_t *n,
+                          struct berth_error **err)
+{
+    unsigned long val[3];
+    const char *c = s;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        if (*c < '0' || *c > '9')
+            goto bad;
+        errno = 0;
+        val[i] = strtoul(c, &end, 10);
+        if (errno || val[i] > UINT32_MAX || (i < 2 ? *end != ':' : *end != '\0'))
+            goto bad;
+        c = end + 1;
+    }
+    if (val[2] == 0 || val[0] + val[2] - 1 > UINT32_MAX || val[1] + val[2] - 1 > UINT32_MAX)
+        goto bad;
+    *v = xreallocarray(*v, *n + 1, sizeof(**v));
+    (*v)[(*n)++] = (struct spec_id_mapping){(uint32_t)val[0], (uint32_t)val[1], (uint32_t)val[2]};
+    return 0;
+bad:
+    return berth_error_set(err, 0, "%s \"%s\": expected CONTAINER:HOST:SIZE (SIZE > 0)", what, s);
+}
+
+void cli_id_maps_add(struct argp_state *state, struct cli_id_maps *m, bool uid, const char *arg)
+{
+    struct berth_error *err = NULL;
+    if (add_id_mapping(arg, uid ? "--uidmap" : "--gidmap", uid ? &m->uid : &m->gid,
+                       uid ? &m->n_uid : &m->n_gid, &err) < 0) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        berth_error_free(err);
+        argp_error(state, "%s", msg);
+    }
+}
+
+void cli_id_maps_free(struct cli_id_maps *m)
+{
+    free(m->uid);
+    free(m->gid);
+    memset(m, 0, sizeof(*m));
 }
