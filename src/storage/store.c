@@ -1,4 +1,5 @@
 #include "storage/store.h"
+#include "linux/label.h"
 #include "berth/error.h"
 #include "spec/spec.h"
 #include "storage/progress.h"
@@ -16,12 +17,10 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SELINUX_MAGIC   0xf97cff8cU
 #define INDEX_NAME      "layers.json"
 #define INDEX_MAX_BYTES (64U << 20)
 
@@ -53,12 +52,6 @@ bool storage_id_valid(const char *id)
               *c == '_' || *c == '.' || *c == '-'))
             return false;
     return true;
-}
-
-static bool selinux_enabled(void)
-{
-    struct statfs sfs;
-    return statfs("/sys/fs/selinux", &sfs) == 0 && (uint32_t)sfs.f_type == SELINUX_MAGIC;
 }
 
 /* Open (creating) a store directory with exactly `mode` and owned by us: a directory someone
@@ -381,7 +374,7 @@ int storage_open(const char *root, unsigned flags, struct storage **out, struct 
         if (r < 0)
             return r;
     }
-    if (selinux_enabled())
+    if (label_selinux_enabled())
         s->label = xstrdup(STORAGE_SELINUX_LABEL);
     *out = TAKE_PTR(s);
     return 0;
