@@ -202,6 +202,19 @@ ex_network_none() {
     expect_eq interfaces "lo " "$out"
 }
 
+ex_userns() {
+    # A user namespace: podman copies the image's layer owned through the maps and gives berth
+    # a config with uidMappings.
+    local out
+    mkdir -p "$T/uvol"
+    out=$(prun --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536 -v "$T/uvol:/data" "$IMAGE" \
+        sh -c 'cat /proc/self/uid_map; id -u; stat -c %u /bin/busybox; touch /x && echo root-writes')
+    expect_match "uid map" '^ *0 +100000 +65536' "$out"
+    expect_match "root inside" '^0$' "$(echo "$out" | sed -n 2p)"
+    expect_match "image files are root's" '^0$' "$(echo "$out" | sed -n 3p)"
+    expect_match "root writes its layer" 'root-writes' "$out"
+}
+
 ex_tmpfs_copyup() {
     # podman mounts --tmpfs with tmpcopyup: the image's files show through the new tmpfs.
     local out
@@ -258,6 +271,7 @@ check "run -d, then exec (plain, -t, --user)" ex_detach_exec
 check "stop sends SIGTERM" ex_stop
 check "kill" ex_kill
 check "logs" ex_logs
+check "a user namespace (--uidmap)" ex_userns
 check "-v volume (rw and ro)" ex_volume
 check "--read-only" ex_read_only
 check "--memory" ex_memory
