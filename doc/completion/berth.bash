@@ -1,7 +1,7 @@
 # bash completion for berth.
 #
 # The commands, subcommands and options come from the binary's own --help, so that the
-# completion cannot drift from it; container, image and layer names from berth's lists.
+# completion cannot drift from it; container, image, layer and volume names from berth's lists.
 
 # _berth_help ARGS...: berth ARGS --help, with the global options of the command line.
 _berth_help() {
@@ -94,10 +94,10 @@ _berth() {
         return
     fi
 
-    # container, image, layer and label take a subcommand first.
+    # container, image, layer, label and volume take a subcommand first.
     local -a path=("$cmd")
     case $cmd in
-    container | image | layer | label)
+    container | image | layer | label | volume)
         for ((i = cmd_at + 1; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in -*) ;; *)
                 sub=${COMP_WORDS[i]}
@@ -136,7 +136,10 @@ _berth() {
         fi
         ;;
     container)
-        case $sub in start | stop | exec | rm) names=$("$_berth_bin" "${_berth_global[@]}" container ls -q 2>/dev/null) ;; esac
+        case $sub in start | stop | exec | rm | logs) names=$("$_berth_bin" "${_berth_global[@]}" container ls -q 2>/dev/null) ;; esac
+        ;;
+    volume)
+        [ "$sub" = rm ] && names=$("$_berth_bin" "${_berth_global[@]}" volume ls -q 2>/dev/null)
         ;;
     image)
         [ "$sub" = rm ] && names=$("$_berth_bin" "${_berth_global[@]}" image ls -q 2>/dev/null)
