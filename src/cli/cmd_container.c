@@ -273,15 +273,11 @@ static int create_and_maybe_start(const struct engine_ctx *ctx, struct container
     a->c.progress = true;
     a->c.uid_map = a->maps.uid, a->c.n_uid_map = a->maps.n_uid;
     a->c.gid_map = a->maps.gid, a->c.n_gid_map = a->maps.n_gid;
-    if (run && a->rm && a->detach)
-        return berth_error_set(err, 0,
-                               "--rm needs the foreground: nothing would be left to "
-                               "remove the container after a detached run");
     int r = engine_create(ctx, &a->c, err);
     if (r < 0 || !run)
         return r;
-    r = engine_start(ctx, a->c.name, a->detach, err);
-    if (a->rm) {
+    r = engine_start(ctx, a->c.name, a->detach, a->rm && a->detach, err);
+    if (a->rm && !a->detach) {
         struct berth_error *e = NULL;
         if (engine_remove(ctx, a->c.name, true, &e) < 0 && r >= 0) {
             *err = e;
@@ -347,7 +343,7 @@ static int run_container(const struct cli_global *g, int argc, char **argv,
     if (strcmp(sub, "create") == 0 || run) {
         r = create_and_maybe_start(&ctx, &a, run, err);
     } else if (strcmp(sub, "start") == 0) {
-        r = engine_start(&ctx, a.names[0], a.detach, err);
+        r = engine_start(&ctx, a.names[0], a.detach, false, err);
     } else if (strcmp(sub, "stop") == 0) {
         r = engine_stop(&ctx, a.names[0], a.timeout, err);
     } else if (strcmp(sub, "exec") == 0) {

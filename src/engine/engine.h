@@ -50,10 +50,11 @@ int engine_create(const struct engine_ctx *ctx, const struct engine_create_opts 
 
 /* Run the container's process: in the foreground, wait for it, relaying signals (and the
  * terminal with -t), and return its exit status (128+N for signal N); detached, return 0 once it
- * runs, its stdin /dev/null and its stdout and stderr appended to the container's log. A container
- * whose last run ended is started afresh, with resolv.conf brought up to date unless it was edited.
- */
-int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
+ * runs, its stdin /dev/null and its stdout and stderr appended to the container's log, with a
+ * monitor process that waits for it, records its exit status and (rm) then removes the
+ * container. A container whose last run ended is started afresh, with resolv.conf brought up to
+ * date unless it was edited. */
+int engine_start(const struct engine_ctx *ctx, const char *name, bool detach, bool rm,
                  struct berth_error **err);
 
 /* Named volumes (-v NAME:DST), kept under <storage-root>/volumes until removed here: create

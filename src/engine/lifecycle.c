@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -168,36 +169,86 @@ static void record_exit(const struct engine_ctx *ctx, const char *name, const ch
     opened_close(&c);
 }
 
-static void stdio_restore(int saved[3])
-{
-    for (int i = 0; i < 3; i++) {
-        if (saved[i] < 0) {
-            close(i);
-            continue;
-        }
-        dup2(saved[i], i);
-        close(saved[i]);
-    }
-}
-
-/* The process the runtime starts inherits berth's stdio: for a detached run, /dev/null and the
- * log, for as long as the runtime takes (berth's own messages meanwhile go there too). */
-static int stdio_to_log(int log, int saved[3], struct berth_error **err)
+/* The monitor's stdio, which the process inherits: /dev/null and the log. */
+static int stdio_to_log(int log, struct berth_error **err)
 {
     _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0)
         return berth_error_set(err, errno, "open /dev/null");
-    for (int i = 0; i < 3; i++)
-        saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3); /* -1: it was closed */
-    if (dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
-        int e = errno;
-        stdio_restore(saved);
-        return berth_error_set(err, e, "point stdio at the container's log");
-    }
+    if (dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
+        return berth_error_set(err, errno, "point stdio at the container's log");
     return 0;
 }
 
-int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
+/* Detached: a monitor process in a session of its own, its stdio /dev/null and the log, runs
+ * the container as a foreground start does, so that its exit status is recorded (and, with rm,
+ * the container removed after it). berth returns once the runtime says the process runs, or
+ * with the error the monitor met. */
+static int start_detached(const struct engine_ctx *ctx, const char *name, const char *started,
+                          const struct container_create_opts *co, int log, bool rm,
+                          struct berth_error **err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return berth_error_set(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return berth_error_set(err, e, "fork the monitor");
+    }
+    if (pid == 0) {
+        close(p[0]);
+        setsid();
+        struct berth_error *e = NULL;
+        /* (The caller's stdio goes: a pipe the monitor held would not end while it runs.) */
+        int r = stdio_to_log(log, &e);
+        if (r == 0)
+            r = container_run(co, false, false, &e);
+        if (r < 0) {
+            if (write(p[1], e->msg, strlen(e->msg)) < 0)
+                _exit(2);
+            _exit(1);
+        }
+        record_exit(ctx, name, started, r);
+        if (rm && engine_remove(ctx, name, true, &e) < 0)
+            log_warn("%s", e->msg);
+        _exit(0);
+    }
+    close(p[1]);
+    _cleanup_close_ int rd = p[0];
+    for (;;) {
+        struct pollfd pf = {rd, POLLIN, 0};
+        int n = poll(&pf, 1, 2);
+        if (n < 0 && errno != EINTR)
+            return berth_error_set(err, errno, "wait for the monitor");
+        if (n > 0) {
+            /* An error, or end of file: the monitor ended (it ran the process to its end). */
+            char msg[4096];
+            ssize_t k = read(rd, msg, sizeof(msg) - 1);
+            int status;
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            if (k > 0) {
+                msg[k] = '\0';
+                return berth_error_set(err, 0, "%s", msg);
+            }
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return berth_error_set(err, 0, "the monitor of %s ended with status %#x", name,
+                                       status);
+            return 0;
+        }
+        _cleanup_free_ char *status = NULL;
+        struct berth_error *e = NULL;
+        if (engine_runtime_status(ctx, name, &status, NULL, &e) < 0)
+            berth_error_free(e);
+        else if (status && (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0))
+            return 0; /* the monitor stays with it */
+    }
+}
+
+int engine_start(const struct engine_ctx *ctx, const char *name, bool detach, bool rm,
                  struct berth_error **err)
 {
     struct opened c;
@@ -218,13 +269,10 @@ int engine_start(const struct engine_ctx *ctx, const char *name, bool detach,
         .bundle = bundle,
         .cgroup_manager = ctx->cgroup_manager,
     };
-    int saved[3];
-    if (!detach) {
+    if (detach)
+        r = start_detached(ctx, name, started, &co, log, rm, err);
+    else
         r = container_run(&co, false, false, err);
-    } else if ((r = stdio_to_log(log, saved, err)) == 0) {
-        r = container_run(&co, true, false, err);
-        stdio_restore(saved);
-    }
     if (r < 0)
         return berth_error_prefix(err, "start %s", name);
     if (!detach)

@@ -586,8 +586,8 @@ def test_detached_output_goes_to_the_log(engine):
     assert engine.c("logs", n).out == ""  # never run detached: no log yet
     r = engine.c("start", "-d", n)
     assert (r.out, r.err) == ("", "")
-    wait_for(lambda: "exited (0)" in engine.c("ls").out or
-             "running" not in engine.c("ls").out, "the process to end")
+    # A monitor waits for the detached process and records how it ended.
+    wait_for(lambda: "exited (0)" in engine.c("ls").out, "the process to end")
     assert engine.c("logs", n).out == "out\nerr\nstdin-was-empty\n"
     # A second detached run appends; a foreground run passes its output through instead.
     engine.c("start", "-d", n)
@@ -605,6 +605,31 @@ def test_detached_output_goes_to_the_log(engine):
     assert (proc.returncode, out, err) == (0, "two\nthree\n", "")
     # Not running: -f prints what there is and returns.
     assert engine.c("logs", "-f", f).out == "one\ntwo\nthree\n"
+    # The exit status of a detached run, also after a stop; run -d --rm removes it afterwards.
+    x = engine.name("x")
+    engine.c("run", "-d", x, "--image", IMAGE, "--", "sh", "-c", "exit 5")
+    wait_for(lambda: "exited (5)" in engine.c("ls").out, "exit 5 to be recorded")
+    s = engine.name("s")
+    engine.c("run", "-d", s, "--image", IMAGE, "--", "sleep", "1000")
+    assert "running" in engine.c("ls").out
+    engine.c("stop", "-t", "0", s)
+    wait_for(lambda: "exited (137)" in engine.c("ls").out, "the kill to be recorded")
+    g = engine.name("g")
+    engine.c("run", "-d", "--rm", g, "--image", IMAGE, "--", "sh", "-c", "sleep 0.3")
+    assert g in engine.c("ls", "-q").out.split()
+    wait_for(lambda: g not in engine.c("ls", "-q").out.split(), "run -d --rm to remove it")
+    assert not os.path.exists(engine.bundle(g)) and g not in engine.berth.containers()
+    # A start that fails says why, from the monitor.
+    b = engine.name("bad")
+    p = engine.c("run", "-d", b, "--image", IMAGE, "--", "/no/such", check=False)
+    assert p.rc != 0 and "/no/such" in p.err, p
+    # start -d returns with the caller's stdout closed: a pipe reader is not kept waiting.
+    t = engine.name("t")
+    engine.c("create", t, "--image", IMAGE, "--", "sleep", "1000")
+    proc = engine.popen("container", "start", "-d", t)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    engine.c("rm", "-f", x, s, t, b)
     p = engine.c("logs", "nosuch", check=False)
     assert p.rc != 0 and "does not exist" in p.err
     engine.c("rm", n, f)
