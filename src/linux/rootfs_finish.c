@@ -42,6 +42,21 @@ static int open_null(struct rootfs_ctx *c, struct berth_error **err)
     return fd;
 }
 
+/* what[i] (maskedPaths or readonlyPaths) opened O_PATH in the root; -ENOENT with no error when
+ * it is missing or out of reach, as runc skips it. */
+static int open_listed(const struct rootfs_ctx *c, const char *what, char *const *paths, size_t i,
+                       struct berth_error **err)
+{
+    struct berth_error *local = NULL;
+    int fd = path_open_in_root(c->rootfd, paths[i], O_PATH, 0, &local);
+    berth_error_free(local);
+    if (fd == -ENOENT || fd == -EACCES)
+        return -ENOENT;
+    if (fd < 0)
+        return berth_error_set(err, -fd, "%s[%zu]: open %s", what, i, paths[i]);
+    return fd;
+}
+
 static int mask_paths(struct rootfs_ctx *c, struct berth_error **err)
 {
     char *const *paths = c->spec->linux_ ? c->spec->linux_->masked_paths : NULL;
@@ -55,14 +70,11 @@ static int mask_paths(struct rootfs_ctx *c, struct berth_error **err)
     _cleanup_free_ char *tmpfs_data = label_mount_data(
         "nr_blocks=1,nr_inodes=1", label_selinux_enabled() ? c->mount_label : NULL);
     for (size_t i = 0; paths[i]; i++) {
-        struct berth_error *local = NULL;
-        _cleanup_close_ int fd = path_open_in_root(c->rootfd, paths[i], O_PATH, 0, &local);
-        if (fd < 0) {
-            berth_error_free(local);
-            if (fd == -ENOENT || fd == -EACCES)
-                continue;
-            return berth_error_set(err, -fd, "maskedPaths[%zu]: open %s", i, paths[i]);
-        }
+        _cleanup_close_ int fd = open_listed(c, "maskedPaths", paths, i, err);
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0)
+            return fd;
         int rr;
         if (rootfs_fd_is_dir(fd))
             rr = mount("tmpfs", path_fd(fd, tpath), "tmpfs", MS_RDONLY, tmpfs_data);
@@ -78,14 +90,11 @@ static int readonly_paths(struct rootfs_ctx *c, struct berth_error **err)
 {
     char *const *paths = c->spec->linux_ ? c->spec->linux_->readonly_paths : NULL;
     for (size_t i = 0; paths && paths[i]; i++) {
-        struct berth_error *local = NULL;
-        _cleanup_close_ int fd = path_open_in_root(c->rootfd, paths[i], O_PATH, 0, &local);
-        if (fd < 0) {
-            berth_error_free(local);
-            if (fd == -ENOENT || fd == -EACCES)
-                continue;
-            return berth_error_set(err, -fd, "readonlyPaths[%zu]: open %s", i, paths[i]);
-        }
+        _cleanup_close_ int fd = open_listed(c, "readonlyPaths", paths, i, err);
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0)
+            return fd;
         /* Pinned once: the clone, its read-only flag and its placement all use this fd. */
         _cleanup_close_ int tree = mnt_open_tree(
             fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
