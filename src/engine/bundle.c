@@ -33,13 +33,6 @@ static const char *const image_caps[] = {
     NULL,
 };
 
-static void strv_push(char ***v, size_t *n, char *s)
-{
-    *v = xreallocarray(*v, *n + 2, sizeof(char *));
-    (*v)[(*n)++] = s;
-    (*v)[*n] = NULL;
-}
-
 /* Set K=V in env, replacing an entry with the same key. */
 static void env_put(char ***env, size_t *n, const char *kv)
 {

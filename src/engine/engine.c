@@ -449,14 +449,6 @@ static int pick_maps(struct build *b, const struct image *img, struct berth_erro
     return 0;
 }
 
-static void strv_append(char ***v, const char *s)
-{
-    size_t n = *v ? strv_len(*v) : 0;
-    *v = xreallocarray(*v, n + 2, sizeof(char *));
-    (*v)[n] = xstrdup(s);
-    (*v)[n + 1] = NULL;
-}
-
 /* A new volume starts as a copy of what the image has at its destination (as Docker's do,
  * unless nocopy); with nothing there, it belongs to the container's root. */
 static int fill_volume(struct build *b, int rootfd, const struct bundle_bind *v, int vfd,
@@ -494,9 +486,10 @@ static int take_volumes(struct build *b, int rootfd, struct berth_error **err)
         if (vfd < 0)
             return berth_error_prefix(err, "-v %s", v->volume);
         v->source = b->volume_paths[i];
+        size_t n_made = strv_len(b->volumes_made), n_used = strv_len(b->rec.volumes);
         if (made)
-            strv_append(&b->volumes_made, v->volume);
-        strv_append(&b->rec.volumes, v->volume);
+            strv_push(&b->volumes_made, &n_made, xstrdup(v->volume));
+        strv_push(&b->rec.volumes, &n_used, xstrdup(v->volume));
         if (made) {
             int r = fill_volume(b, rootfd, v, vfd, err);
             if (r < 0)

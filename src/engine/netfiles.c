@@ -44,13 +44,6 @@ static char *text_take(struct text *t)
     return t->s ? t->s : xstrdup("");
 }
 
-static void strv_push(char ***v, size_t *n, char *s)
-{
-    *v = xreallocarray(*v, *n + 2, sizeof(char *));
-    (*v)[(*n)++] = s;
-    (*v)[*n] = NULL;
-}
-
 static bool is_loopback(const char *ip)
 {
     unsigned char a[16];

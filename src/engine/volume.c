@@ -104,9 +104,7 @@ int volume_list(struct storage *s, char ***names, struct berth_error **err)
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.' || !record_name_valid(e->d_name))
             continue;
-        *names = xreallocarray(*names, n + 2, sizeof(char *));
-        (*names)[n++] = xstrdup(e->d_name);
-        (*names)[n] = NULL;
+        strv_push(names, &n, xstrdup(e->d_name));
     }
     qsort(*names, n, sizeof(char *), cmp_str);
     return 0;

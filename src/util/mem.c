@@ -88,6 +88,13 @@ void strv_free(char **v)
     free(v);
 }
 
+void strv_push(char ***v, size_t *n, char *s)
+{
+    *v = xreallocarray(*v, *n + 2, sizeof(char *));
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
 size_t strv_len(char *const *v)
 {
     size_t n = 0;

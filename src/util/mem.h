@@ -15,3 +15,5 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A NULL-terminated array of strings. */
 void strv_free(char **v);
 size_t strv_len(char *const *v);
+/* Append s (taken over) to the NULL-terminated *v, which holds *n strings. */
+void strv_push(char ***v, size_t *n, char *s);
