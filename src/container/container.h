@@ -27,6 +27,9 @@ struct container_create_opts {
     /* The command line, to re-run from a sealed copy of berth when the container could reach
      * its binary (see container/seal.h); NULL: never. */
     char **argv;
+    /* run: called once the process runs (after start, before waiting for it); NULL: nothing. */
+    void (*on_started)(void *data);
+    void *on_started_data;
 };
 
 /* What create leaves for `run` to carry on with. */

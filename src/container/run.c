@@ -152,6 +152,8 @@ int container_run(const struct container_create_opts *opts, bool detach, bool ke
         return r;
     }
 
+    if (o.on_started)
+        o.on_started(o.on_started_data);
     int status = container_supervise(c.pid, c.console_master, &mask);
     close(c.pidfd);
     if (c.console_master >= 0)

@@ -180,12 +180,23 @@ static int stdio_to_log(int log, struct berth_error **err)
     return 0;
 }
 
+/* The monitor tells its starter that the process runs: a NUL byte down the pipe, which it then
+ * closes (an error met later is the monitor's to log, nobody waits for it). */
+static void tell_started(void *data)
+{
+    int *fd = data;
+    if (write(*fd, "", 1) < 0)
+        log_debug("tell the starter: %s", strerror(errno));
+    close(*fd);
+    *fd = -1;
+}
+
 /* Detached: a monitor process in a session of its own, its stdio /dev/null and the log, runs
  * the container as a foreground start does, so that its exit status is recorded (and, with rm,
- * the container removed after it). berth returns once the runtime says the process runs, or
- * with the error the monitor met. */
+ * the container removed after it). berth returns once the monitor says the process runs, or
+ * with the error the monitor met (sent as text down the same pipe). */
 static int start_detached(const struct engine_ctx *ctx, const char *name, const char *started,
-                          const struct container_create_opts *co, int log, bool rm,
+                          struct container_create_opts *co, int log, bool rm,
                           struct berth_error **err)
 {
     int p[2];
@@ -202,12 +213,15 @@ static int start_detached(const struct engine_ctx *ctx, const char *name, const 
         close(p[0]);
         setsid();
         struct berth_error *e = NULL;
+        int wr = p[1];
+        co->on_started = tell_started;
+        co->on_started_data = &wr;
         /* (The caller's stdio goes: a pipe the monitor held would not end while it runs.) */
         int r = stdio_to_log(log, &e);
         if (r == 0)
             r = container_run(co, false, false, &e);
         if (r < 0) {
-            if (write(p[1], e->msg, strlen(e->msg)) < 0)
+            if (wr >= 0 && write(wr, e->msg, strlen(e->msg)) < 0)
                 _exit(2);
             _exit(1);
         }
@@ -218,34 +232,24 @@ static int start_detached(const struct engine_ctx *ctx, const char *name, const 
     }
     close(p[1]);
     _cleanup_close_ int rd = p[0];
-    for (;;) {
-        struct pollfd pf = {rd, POLLIN, 0};
-        int n = poll(&pf, 1, 2);
-        if (n < 0 && errno != EINTR)
-            return berth_error_set(err, errno, "wait for the monitor");
-        if (n > 0) {
-            /* An error, or end of file: the monitor ended (it ran the process to its end). */
-            char msg[4096];
-            ssize_t k = read(rd, msg, sizeof(msg) - 1);
-            int status;
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            if (k > 0) {
-                msg[k] = '\0';
-                return berth_error_set(err, 0, "%s", msg);
-            }
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return berth_error_set(err, 0, "the monitor of %s ended with status %#x", name,
-                                       status);
-            return 0;
-        }
-        _cleanup_free_ char *status = NULL;
-        struct berth_error *e = NULL;
-        if (engine_runtime_status(ctx, name, &status, NULL, &e) < 0)
-            berth_error_free(e);
-        else if (status && (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0))
-            return 0; /* the monitor stays with it */
+    char msg[4096];
+    ssize_t k;
+    while ((k = read(rd, msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+        ;
+    if (k < 0)
+        return berth_error_set(err, errno, "wait for the monitor");
+    if (k > 0 && msg[0] == '\0')
+        return 0; /* the monitor stays with the process */
+    /* An error, or end of file: the monitor ended without the process having run. */
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (k > 0) {
+        msg[k] = '\0';
+        return berth_error_set(err, 0, "%s", msg);
     }
+    return berth_error_set(err, 0, "the monitor of %s ended with status %#x before the process ran",
+                           name, status);
 }
 
 int engine_start(const struct engine_ctx *ctx, const char *name, bool detach, bool rm,
