@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define _cleanup_json_ _cleanup_(json_decrefp)
-
 /* Docker's default capabilities: what software in images expects of root in a container
  * (chown, setuid helpers, raw sockets for ping, ...); runc's three are too few for images. */
 static const char *const image_caps[] = {
@@ -166,7 +164,7 @@ int bundle_process_from_image(const char *run_config, const struct bundle_overri
     if (!o)
         o = &none;
     json_error_t je;
-    _cleanup_json_ json_t *cfg = json_loads(run_config && *run_config ? run_config : "{}", 0, &je);
+    json_auto_t *cfg = json_loads(run_config && *run_config ? run_config : "{}", 0, &je);
     if (!json_is_object(cfg))
         return berth_error_set(err, 0, "the image's config: %s", cfg ? "not an object" : je.text);
     int r = process_from(cfg, o, out, err);
@@ -324,7 +322,7 @@ int bundle_config_json(const struct bundle_config *c, char **out, struct berth_e
 {
     _cleanup_free_ char *def = spec_default_json(false);
     json_error_t je;
-    _cleanup_json_ json_t *spec = json_loads(def, 0, &je);
+    json_auto_t *spec = json_loads(def, 0, &je);
     if (!spec)
         return berth_error_set(err, 0, "the default spec: %s", je.text);
     json_object_set_new(spec, "root",
@@ -339,7 +337,7 @@ int bundle_config_json(const struct bundle_config *c, char **out, struct berth_e
 int bundle_set_ipc_path(const char *config, const char *path, char **out, struct berth_error **err)
 {
     json_error_t je;
-    _cleanup_json_ json_t *spec = json_loads(config, 0, &je);
+    json_auto_t *spec = json_loads(config, 0, &je);
     if (!spec)
         return berth_error_set(err, 0, "config.json:%d:%d: %s", je.line, je.column, je.text);
     json_t *ns = json_object_get(json_object_get(spec, "linux"), "namespaces");

@@ -14,8 +14,6 @@
 
 #define RECORD_MAX_SIZE (1U << 20)
 
-#define _cleanup_json_ _cleanup_(json_decrefp)
-
 void record_clear(struct record *r)
 {
     char **strings[] = {&r->id,       &r->name,          &r->image,         &r->image_digest,
@@ -63,7 +61,7 @@ static void set_str(json_t *o, const char *key, const char *value)
 
 int record_write(int dirfd, const struct record *r, struct berth_error **err)
 {
-    _cleanup_json_ json_t *o = json_object();
+    json_auto_t *o = json_object();
     set_str(o, "id", r->id);
     set_str(o, "name", r->name);
     set_str(o, "image", r->image);
@@ -112,7 +110,7 @@ int record_read(int dirfd, struct record *r, struct berth_error **err)
     if (ret < 0)
         return ret;
     json_error_t je;
-    _cleanup_json_ json_t *o = json_loadb(text, len, 0, &je);
+    json_auto_t *o = json_loadb(text, len, 0, &je);
     if (!json_is_object(o))
         return berth_error_set(err, 0, "%s:%d:%d: %s", RECORD_FILE, je.line, je.column,
                                o ? "not an object" : je.text);

@@ -37,12 +37,6 @@ static void strv_freep(char ***v)
     strv_free(*v);
 }
 
-static void cleanup_json(json_t **j)
-{
-    json_decref(*j);
-}
-#define _cleanup_json_ _cleanup_(cleanup_json)
-
 bool storage_id_valid(const char *id)
 {
     if (!id || !*id || id[0] == '.' || id[0] == '-' || strlen(id) > 128)
@@ -109,7 +103,7 @@ static int index_load(struct storage *s, struct berth_error **err)
         return berth_error_prefix(err, "%s/vfs", s->root);
     }
     json_error_t je;
-    _cleanup_json_ json_t *doc = json_loadb(text, len, 0, &je);
+    json_auto_t *doc = json_loadb(text, len, 0, &je);
     if (!doc)
         return berth_error_set(err, 0, "%s/vfs/%s:%d:%d: %s", s->root, INDEX_NAME, je.line,
                                je.column, je.text);
@@ -132,7 +126,7 @@ static int index_load(struct storage *s, struct berth_error **err)
 
 static int index_save(struct storage *s, struct berth_error **err)
 {
-    _cleanup_json_ json_t *doc = json_pack("{s:O}", "layers", s->layers);
+    json_auto_t *doc = json_pack("{s:O}", "layers", s->layers);
     _cleanup_free_ char *text = json_dumps(doc, JSON_INDENT(2));
     if (!text)
         return berth_error_set(err, ENOMEM, "%s/vfs/%s: encode", s->root, INDEX_NAME);
