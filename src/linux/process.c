@@ -348,15 +348,22 @@ static const char *env_get(char **env, const char *key)
 }
 
 /* As the kernel will see it at execve: a regular file this process may execute (the effective
- * ids, and a noexec mount refuses it). */
+ * ids, and a noexec mount refuses it). A seccomp filter already loaded (without no_new_privs it
+ * comes before this) may refuse faccessat2, which profiles older than it leave out: EPERM, on
+ * which glibc does not fall back. Then any execute bit will do, as runc's lookup asks, and
+ * execve has the last word. */
 static int check_executable(const char *path)
 {
     struct stat st;
     if (stat(path, &st) < 0)
         return -errno;
-    if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+    if (!S_ISREG(st.st_mode))
         return -EACCES;
-    return 0;
+    if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0)
+        return 0;
+    if ((errno == EPERM || errno == ENOSYS) && (st.st_mode & 0111))
+        return 0;
+    return -EACCES;
 }
 
 /* runc's words for a command it cannot run (those of Go's exec.LookPath), errno text in lower

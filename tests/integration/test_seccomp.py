@@ -91,6 +91,28 @@ def test_default_errno_ret(berth, bundle, nnp):
     assert "Invalid cross-device link" in r.err, r
 
 
+@pytest.mark.parametrize("nnp", [True, False])
+@pytest.mark.parametrize("cmd", ["true", "/bin/true"])
+def test_profile_without_faccessat2_finds_the_command(berth, bundle, nnp, cmd):
+    """A profile written before faccessat2 existed refuses it with EPERM (the default action);
+    loaded before the command is looked up (without no_new_privs), it must not hide the
+    command, as it does not from runc."""
+    allowed = [n for n in _native_syscalls() if n != "faccessat2"]
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}],
+    }
+    bundle.config["process"]["env"] = ["PATH=/bin"]
+    r = _run(berth, bundle, profile, cmd, nnp=nnp)
+    assert r.rc == 0, r
+    # Still refused: a file without an execute bit.
+    with open(os.path.join(bundle.rootfs, "noexec-here"), "w") as f:
+        f.write("#!/bin/sh\n")
+    r = _run(berth, bundle, profile, "/noexec-here", nnp=nnp)
+    assert r.rc != 0 and 'exec: "/noexec-here": permission denied' in r.err, r
+
+
 def test_bad_profile_fails_create(berth, bundle):
     profile = {
         "defaultAction": "SCMP_ACT_ALLOW",
