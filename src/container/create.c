@@ -163,12 +163,17 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
     if (!spec_namespace_find(s, SPEC_NS_MOUNT))
         return berth_error_set(err, 0, "%s: linux.namespaces: a mount namespace is required",
                                origin);
+    /* A joined UTS namespace takes the names too (runc sets them there), unless it is this
+     * process's own: the host's. */
     const struct spec_namespace *uts = spec_namespace_find(s, SPEC_NS_UTS);
-    if ((s->hostname || s->domainname) && (!uts || uts->path))
+    struct stat joined, own;
+    if ((s->hostname || s->domainname) && uts && uts->path && stat(uts->path, &joined) == 0 &&
+        stat("/proc/self/ns/uts", &own) == 0 && joined.st_dev == own.st_dev &&
+        joined.st_ino == own.st_ino)
         return berth_error_set(err, 0,
-                               "%s: hostname: setting it needs a new UTS namespace, or it would "
-                               "change the host's",
-                               origin);
+                               "%s: hostname: the UTS namespace %s is the runtime's own: setting "
+                               "it would change the host's",
+                               origin, uts->path);
     if (s->process->apparmor_profile && *s->process->apparmor_profile && !label_apparmor_enabled())
         return berth_error_set(err, 0,
                                "%s: process.apparmorProfile: \"%s\" cannot be applied: AppArmor "

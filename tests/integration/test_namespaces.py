@@ -333,13 +333,17 @@ def test_join_namespace_of_another_container(berth, make_bundle, kind):
         pid = berth.state(c1)["pid"]
         second.set_namespace(kind, f"/proc/{pid}/ns/{NS[kind]}")
         if kind == "uts":
-            second.config.pop("hostname", None)
+            # Set in the joined namespace, as runc does.
+            second.config["hostname"] = "joined"
         second.set_args("sh", "-c", f"readlink /proc/self/ns/{NS[kind]}; cat /proc/1/cmdline")
         c2 = berth.new_id("second")
         r = berth("run", "-b", second.path, c2, check=False)
         assert r.rc == 0, r
         link, cmdline = r.out.split("\n", 1)
         assert link == host_ns(kind, pid)
+        if kind == "uts":
+            r = berth("exec", c1, "hostname")
+            assert r.out == "joined\n", r
         if kind == "pid":
             # Its /proc shows the first container's process as pid 1.
             assert cmdline.split("\0")[:2] == ["sleep", "100"]
@@ -363,6 +367,19 @@ def test_join_pid_namespace_shares_processes(berth, make_bundle):
         assert seen == "sees-1"
     finally:
         berth("delete", "--force", c1)
+
+
+def test_hostname_in_the_hosts_uts_namespace_is_refused(berth, bundle):
+    bundle.set_namespace("uts", "/proc/self/ns/uts")
+    bundle.config["hostname"] = "not-the-hosts"
+    before = os.uname().nodename
+    cid = berth.new_id("uts")
+    r = berth.run(bundle, "true", cid=cid)
+    assert r.rc != 0
+    assert ("hostname: the UTS namespace /proc/self/ns/uts is the runtime's own: setting it would "
+            "change the host's") in r.err, r
+    assert os.uname().nodename == before
+    assert cid not in berth("list", "-q").out.split()
 
 
 def test_join_a_missing_namespace_path(berth, bundle):
