@@ -13,6 +13,7 @@
 #include "linux/cgroup/cgroup.h"
 #include "linux/console.h"
 #include "linux/label.h"
+#include "linux/mnt.h"
 #include "linux/ns.h"
 #include "linux/process.h"
 #include "linux/seccomp_filter.h"
@@ -58,6 +59,7 @@ struct create_job {
     int dirfd;
     bool dir_made;
     struct cgroup *cgroup;
+    int host_bind; /* without a mount namespace: the rootfs's private bind (mnt_bind_private) */
     pid_t pid;   /* the init, once known */
     pid_t child; /* the process clone3 made (the init, or the one that forks it) */
     bool send_rootfs_dir; /* with SYNC_MAPS_DONE: the init attaches the runtime's rootfs tree */
@@ -78,6 +80,9 @@ static void job_undo(struct create_job *j)
         waitpid(j->child, NULL, 0);
     if (j->pid > 0 && j->pid != j->child)
         waitpid(j->pid, NULL, 0);
+    int e = j->host_bind >= 0 ? mnt_detach_fd(j->host_bind) : 0;
+    if (e < 0)
+        log_warn("detach the bind of %s: %s", j->rootfs, strerror(-e));
     if (j->cgroup) {
         struct berth_error *e = NULL;
         if (cgroup_destroy(j->cgroup, &e) < 0) {
@@ -107,6 +112,8 @@ static void job_free(struct create_job *j)
         close(j->rootfd);
     if (j->dirfd >= 0)
         close(j->dirfd);
+    if (j->host_bind >= 0)
+        close(j->host_bind);
     if (j->pidfd >= 0)
         close(j->pidfd);
     if (j->sock >= 0)
@@ -160,9 +167,6 @@ static int load_bundle(struct create_job *j, struct berth_error **err)
         j->rootfs = xstrdup(real);
     }
 
-    if (!spec_namespace_find(s, SPEC_NS_MOUNT))
-        return berth_error_set(err, 0, "%s: linux.namespaces: a mount namespace is required",
-                               origin);
     /* A joined UTS namespace takes the names too (runc sets them there), unless it is this
      * process's own: the host's. */
     const struct spec_namespace *uts = spec_namespace_find(s, SPEC_NS_UTS);
@@ -518,6 +522,15 @@ static int create(struct create_job *j, struct berth_error **err)
         return r;
     if (j->cgroup)
         st->cgroup = cgroup_to_json(j->cgroup);
+    /* Without a mount namespace the container's mounts are made in this one: below a private
+     * bind of the rootfs, recorded at once, that delete detaches with all it holds. */
+    if (!spec_namespace_find(j->spec, SPEC_NS_MOUNT)) {
+        uint64_t id;
+        j->host_bind = mnt_bind_private(j->rootfs, &id);
+        if (j->host_bind < 0)
+            return berth_error_set(err, -j->host_bind, "bind the rootfs %s onto itself", j->rootfs);
+        st->rootfs_mount = id;
+    }
     r = container_state_write(j->dirfd, st, false, err);
     if (r < 0)
         return r;
@@ -646,6 +659,7 @@ int container_create_held(const struct container_create_opts *opts, struct conta
                            .start_by_socket = held != NULL,
                            .rootfd = -1,
                            .dirfd = -1,
+                           .host_bind = -1,
                            .pidfd = -1,
                            .sock = -1,
                            .console_master = -1};

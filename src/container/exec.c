@@ -184,6 +184,7 @@ struct exec_child {
     const struct spec_process *p;
     int sync_fd;
     int ns_fds[SPEC_NS_TYPES];
+    int root_fd; /* a container without a mount namespace: its root, to chroot into; or -1 */
     const struct cgroup *cg;            /* join it from inside (v1), or NULL */
     bool in_v2;                         /* cloned into its cgroup2 directory */
     struct seccomp_filter_prog seccomp; /* the container's filter, compiled by the runtime */
@@ -234,6 +235,10 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
     for (int t = 0; t < SPEC_NS_TYPES; t++)
         if (x->ns_fds[t] >= 0)
             close(x->ns_fds[t]);
+    if (x->root_fd >= 0 && (fchdir(x->root_fd) < 0 || chroot(".") < 0))
+        return berth_error_set(err, errno, "exec: chroot into the container's root");
+    if (x->root_fd >= 0)
+        close(x->root_fd);
     if (x->ns_fds[SPEC_NS_MOUNT] < 0 && chdir("/") < 0)
         return berth_error_set(err, errno, "exec: chdir /");
     if (x->ns_fds[SPEC_NS_PID] >= 0 && sync_fork_into_pidns(x->sync_fd, err) < 0)
@@ -288,10 +293,11 @@ _Noreturn static void child_main(struct exec_child *x)
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* Only stdio, the preserved fds and the sync socket may cross into the container. */
     int lfd = log_fd();
-    int *own[SPEC_NS_TYPES + 2];
+    int *own[SPEC_NS_TYPES + 3];
     size_t n_own = 0;
     own[n_own++] = &x->sync_fd;
     own[n_own++] = &lfd;
+    own[n_own++] = &x->root_fd;
     for (int t = 0; t < SPEC_NS_TYPES; t++)
         own[n_own++] = &x->ns_fds[t];
     fd_close_all_but(x->o->preserve_fds, own, n_own);
@@ -327,6 +333,7 @@ struct exec_job {
     struct cgroup *cg;
     struct seccomp_filter_prog seccomp;
     int ns_fds[SPEC_NS_TYPES];
+    int root_fd;
     int pid_ns, sock[2], master, pidfd, cgfd;
     pid_t child; /* killed on failure */
     sigset_t mask, old;
@@ -341,6 +348,8 @@ static void exec_job_end(struct exec_job *j)
     }
     if (j->blocked)
         sigprocmask(SIG_SETMASK, &j->old, NULL);
+    if (j->root_fd >= 0)
+        close(j->root_fd);
     for (int t = 0; t < SPEC_NS_TYPES; t++)
         if (j->ns_fds[t] >= 0)
             close(j->ns_fds[t]);
@@ -371,6 +380,13 @@ static int open_namespaces(struct exec_job *j, struct berth_error **err)
             j->pid_ns = fd;
         else
             j->ns_fds[t] = fd;
+    }
+    if (!spec_namespace_find(j->spec, SPEC_NS_MOUNT)) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)j->st.pid);
+        j->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (j->root_fd < 0)
+            return berth_error_set(err, errno, "exec: open %s", path);
     }
     /* Opened by pid: make sure that pid is still the container's init. */
     if (container_proc_start_time(j->st.pid, NULL) != j->st.start_time)
@@ -407,6 +423,7 @@ static int clone_child(const struct container_exec_opts *o, struct exec_job *j,
                            .selinux = label_selinux_enabled(),
                            .apparmor = label_apparmor_enabled()};
     memcpy(x.ns_fds, j->ns_fds, sizeof(x.ns_fds));
+    x.root_fd = j->root_fd;
     x.ns_fds[SPEC_NS_PID] = late_pid ? j->pid_ns : -1;
     if (late_pid) {
         int one = 1;
@@ -560,6 +577,7 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
 int container_exec(const struct container_exec_opts *o, struct berth_error **err)
 {
     struct exec_job j = {.pid_ns = -1,
+                         .root_fd = -1,
                          .sock = {-1, -1},
                          .master = -1,
                          .pidfd = -1,

@@ -282,6 +282,7 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     rc.rootfs = x->rootfs;
     rc.bundle = x->bundle;
     rc.no_pivot = x->opts->no_pivot;
+    rc.host_mntns = !spec_namespace_find(s, SPEC_NS_MOUNT);
     rc.userns = x->new_userns || x->join_fds[SPEC_NS_USER] >= 0;
     rc.new_netns = (x->cloned_flags | x->unshare_flags) & CLONE_NEWNET;
     rc.new_cgroupns = (x->cloned_flags | x->unshare_flags) & CLONE_NEWCGROUP;

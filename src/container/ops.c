@@ -6,6 +6,7 @@
 #include "container/supervise.h"
 #include "container/sync.h"
 #include "linux/cgroup/cgroup.h"
+#include "linux/mnt.h"
 #include "linux/label.h"
 #include "linux/process.h"
 #include "util/cleanup.h"
@@ -443,6 +444,9 @@ static int delete_handle(const char *root, const char *id, struct handle *hp, bo
         cgroup_free(cg);
     if (r < 0)
         return r;
+    if (h.st.rootfs_mount && (r = mnt_detach_if(h.st.rootfs, h.st.rootfs_mount)) < 0)
+        return berth_error_set(err, -r, "detach the mounts of container \"%s\" at %s", id,
+                               h.st.rootfs);
 
     struct spec_hook *hooks;
     size_t n;

@@ -165,6 +165,8 @@ int container_state_write(int dirfd, const struct container_state *st, bool exis
         json_object_set(o, "cgroup", st->cgroup);
     if (st->label)
         json_object_set(o, "label", st->label);
+    if (st->rootfs_mount)
+        json_object_set_new(o, "rootfsMount", json_integer((json_int_t)st->rootfs_mount));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     int r = fs_replace_file_at(dirfd, CONTAINER_STATE_FILE, text, strlen(text), 0600, exists, err);
@@ -209,6 +211,7 @@ int container_state_read(int dirfd, const char *id, struct container_state *st,
     st->hooks = json_incref(json_object_get(o, "hooks"));
     st->cgroup = json_incref(json_object_get(o, "cgroup"));
     st->label = json_incref(json_object_get(o, "label"));
+    st->rootfs_mount = (unsigned long long)json_integer_value(json_object_get(o, "rootfsMount"));
     json_decref(o);
     return 0;
 }

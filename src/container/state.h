@@ -31,6 +31,9 @@ struct container_state {
     json_t *hooks;       /* {"poststart": [...], "poststop": [...]} or NULL */
     json_t *cgroup;      /* the cgroup manager's record, or NULL */
     json_t *label;       /* {"process": ..., "mount": ...}: SELinux labels to release, or NULL */
+    /* Without a mount namespace of its own: the id of the runtime's private bind of the rootfs
+     * (mnt_bind_private), which holds every mount the container made; delete detaches it. */
+    unsigned long long rootfs_mount;
 };
 
 #define CONTAINER_EXEC_FIFO  "exec.fifo"

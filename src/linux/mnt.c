@@ -9,6 +9,7 @@
 #include <linux/mount.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -367,4 +368,51 @@ int mnt_new_detached(const char *type, const char *source, const char *data, uns
     if (mnt < 0)
         return fs_fail(fs, err, errno, "fsmount", type);
     return mnt;
+}
+
+int mnt_detach_fd(int fd)
+{
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return umount2(proc, MNT_DETACH) < 0 && errno != EINVAL ? -errno : 0;
+}
+
+int mnt_bind_private(const char *path, uint64_t *mnt_id)
+{
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return -errno;
+    int r = 0;
+    _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct statx sx;
+    if (fd < 0)
+        r = -errno;
+    else if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+        r = -errno;
+    else if (!(sx.stx_mask & STATX_MNT_ID))
+        r = -EOPNOTSUPP;
+    else if (mnt_setattr_fd(fd, true, 0, 0, MS_PRIVATE, -1) < 0)
+        r = -errno;
+    if (r < 0) {
+        if (fd >= 0)
+            mnt_detach_fd(fd);
+        else
+            umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+        return r;
+    }
+    *mnt_id = sx.stx_mnt_id;
+    return TAKE_FD(fd);
+}
+
+int mnt_detach_if(const char *path, uint64_t mnt_id)
+{
+    _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
+        return -errno;
+    if (!(sx.stx_mask & STATX_MNT_ID) || sx.stx_mnt_id != mnt_id ||
+        !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return 0;
+    return mnt_detach_fd(fd);
 }

@@ -60,3 +60,14 @@ int mnt_setattr_fd(int fd, bool recursive, uint64_t set, uint64_t clr, uint64_t 
  * the filesystem's own message when it gave one. */
 int mnt_new_detached(const char *type, const char *source, const char *data, unsigned long sb_flags,
                      struct berth_error **err);
+
+/* For a container without a mount namespace of its own, whose mounts are made in the runtime's:
+ * bind `path` onto itself and make the bind, and all it holds, private, so that nothing mounted
+ * below it reaches another mount namespace and one detach takes all of it away. Returns an
+ * O_PATH fd of the bind's root and its mount id, or -errno. */
+int mnt_bind_private(const char *path, uint64_t *mnt_id);
+/* Detach (MNT_DETACH) the mount at `path` if it is still the one mnt_bind_private made (the same
+ * mount id, at its root); 0 as well when it is gone. */
+int mnt_detach_if(const char *path, uint64_t mnt_id);
+/* Detach the mount whose root fd is open (from mnt_bind_private). */
+int mnt_detach_fd(int fd);

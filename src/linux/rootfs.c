@@ -855,6 +855,12 @@ static int bind_rootfs(struct rootfs_ctx *c, struct berth_error **err)
      * or a slave when the container asked to receive the host's mounts. The propagation asked
      * for is given to / once it is the container's root: made shared now, the rootfs would
      * share with the host's mount it was bound from, and unbindable it could not be bound. */
+    if (c->host_mntns) {
+        c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (c->rootfd < 0)
+            return berth_error_set(err, errno, "open the rootfs %s", c->rootfs);
+        return 0;
+    }
     unsigned long prop = bound_propagation(c->spec);
     if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
         return berth_error_set(err, errno, "make / %s", prop == MS_SLAVE ? "rslave" : "rprivate");

@@ -29,6 +29,10 @@ struct rootfs_ctx {
     const char *rootfs; /* absolute, symlinks resolved, on the host */
     const char *bundle;
     bool no_pivot;
+    /* No mount namespace of its own: the mounts go below the runtime's private bind of the rootfs
+     * (mnt_bind_private), nothing else of the runtime's mount namespace changes, and the process
+     * enters the rootfs by chroot. */
+    bool host_mntns;
     bool userns;
     bool new_netns;
     bool new_cgroupns;

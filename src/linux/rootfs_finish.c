@@ -151,6 +151,11 @@ static int detach_host_proc_sys(struct rootfs_ctx *c, struct berth_error **err)
 
 static int enter_root(struct rootfs_ctx *c, struct berth_error **err)
 {
+    if (c->host_mntns) {
+        if (fchdir(c->rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+            return berth_error_set(err, errno, "chroot into %s", c->rootfs);
+        return 0;
+    }
     if (c->no_pivot) {
         int r = detach_host_proc_sys(c, err);
         if (r < 0)

@@ -78,7 +78,10 @@ static int check_names(struct spec_ctx *c, const struct spec *s)
     return 0;
 }
 
-static int check_masked_paths(struct spec_ctx *c, const struct spec *s)
+/* Without a mount namespace the container's mounts are made in the runtime's, below a private
+ * bind of the rootfs: what needs more of the host's than that is refused (runc refuses the masks
+ * too). */
+static int check_host_mount_namespace(struct spec_ctx *c, const struct spec *s)
 {
     const struct spec_linux *l = s->linux_;
     if (!l || ns_index(s, SPEC_NS_MOUNT) >= 0)
@@ -89,6 +92,15 @@ static int check_masked_paths(struct spec_ctx *c, const struct spec *s)
     if (l->readonly_paths && l->readonly_paths[0])
         return spec_fail(c, SPEC_JKEY(linux_path(), "readonlyPaths"),
                          "needs a mount namespace in linux.namespaces");
+    if (l->rootfs_propagation)
+        return spec_fail(c, SPEC_JKEY(linux_path(), "rootfsPropagation"),
+                         "needs a mount namespace in linux.namespaces: it would change the mounts "
+                         "of the host");
+    long user = ns_index(s, SPEC_NS_USER);
+    if (user >= 0)
+        return spec_fail(c, SPEC_JIDX(SPEC_JKEY(linux_path(), "namespaces"), (size_t)user),
+                         "a user namespace needs a mount namespace in linux.namespaces too: the "
+                         "mount namespace of the host takes no mounts made in it");
     return 0;
 }
 
@@ -182,7 +194,7 @@ int spec_validate(struct spec_ctx *c, const struct spec *s)
     SPEC_TRY(check_user_namespace(c, s));
     SPEC_TRY(check_time_namespace(c, s));
     SPEC_TRY(check_names(c, s));
-    SPEC_TRY(check_masked_paths(c, s));
+    SPEC_TRY(check_host_mount_namespace(c, s));
     SPEC_TRY(check_mounts(c, s));
     SPEC_TRY(check_sysctl(c, s));
     return 0;

@@ -50,6 +50,77 @@ def test_uts_left_out_is_the_hosts(berth, bundle):
     assert container_ns(berth, bundle, ["uts"])["uts"] == host_ns("uts")
 
 
+def _mounts_below(path):
+    """Mount points at or below path in this mount namespace."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [m for m in points if m == path or m.startswith(path + "/")]
+
+
+def _root_propagation():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == "/":
+                return fields[6:fields.index("-")]
+    return None
+
+
+def _without_mount_namespace(bundle):
+    bundle.drop_namespace("mount")
+    bundle.config["linux"].pop("maskedPaths", None)
+    bundle.config["linux"].pop("readonlyPaths", None)
+
+
+def test_mount_namespace_left_out_is_the_hosts(berth, bundle):
+    """The container's mounts are made in the runtime's mount namespace, below the rootfs; the
+    host's / keeps its propagation and nothing stays mounted once the container is gone."""
+    _without_mount_namespace(bundle)
+    bundle.config["root"]["readonly"] = True
+    propagation = _root_propagation()
+    rootfs = os.path.realpath(bundle.rootfs)
+    r = berth.run(bundle, "sh", "-c", "readlink /proc/self/ns/mnt; ls /proc/self/fd >/dev/null && "
+                  "grep -c ' /proc ' /proc/self/mountinfo; touch /made 2>&1; true")
+    assert r.rc == 0, r
+    lines = r.out.split("\n")
+    assert lines[0] == host_ns("mount"), r
+    assert "Read-only file system" in lines[2], r
+    assert not os.path.exists(os.path.join(bundle.rootfs, "made"))
+    assert _mounts_below(rootfs) == []
+    assert _root_propagation() == propagation
+
+
+def test_mount_namespace_left_out_exec_and_delete(berth, bundle):
+    _without_mount_namespace(bundle)
+    with open(os.path.join(bundle.rootfs, "marker"), "w") as f:
+        f.write("inside\n")
+    bundle.set_args("sleep", "100")
+    rootfs = os.path.realpath(bundle.rootfs)
+    cid = berth.new_id("nomnt")
+    berth("create", "-b", bundle.path, cid)
+    try:
+        assert _mounts_below(rootfs)[0] == rootfs
+        assert rootfs + "/proc" in _mounts_below(rootfs)
+        berth("start", cid)
+        r = berth("exec", cid, "sh", "-c", "cat /marker; readlink /proc/self/ns/mnt")
+        assert r.out.split() == ["inside", host_ns("mount")], r
+    finally:
+        berth("delete", "--force", cid)
+    assert _mounts_below(rootfs) == []
+
+
+def test_mount_namespace_left_out_failed_create_leaves_no_mount(berth, bundle):
+    _without_mount_namespace(bundle)
+    bundle.config["mounts"].append({"destination": "/late", "type": "no-such-fs",
+                                    "source": "none"})
+    rootfs = os.path.realpath(bundle.rootfs)
+    cid = berth.new_id("nomnt")
+    r = berth.run(bundle, "true", cid=cid)
+    assert r.rc != 0 and "no-such-fs" in r.err, r
+    assert _mounts_below(rootfs) == []
+    assert cid not in berth("list", "-q").out.split()
+
+
 def test_pid_namespace_makes_the_process_pid_1(berth, bundle):
     bundle.set_namespace("pid")
     r = berth.run(bundle, "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'")

@@ -289,6 +289,15 @@ static const struct error_case cases[] = {
      "config.json: linux.maskedPaths[1]: must be an absolute path, not 'proc/keys'"},
     {"masked paths without mountns", LINUX("'maskedPaths':['/proc/kcore']"),
      "config.json: linux.maskedPaths: needs a mount namespace in linux.namespaces"},
+    {"rootfs propagation without mountns", LINUX("'rootfsPropagation':'rshared'"),
+     "config.json: linux.rootfsPropagation: needs a mount namespace in linux.namespaces: it would "
+     "change the mounts of the host"},
+    {"user namespace without mountns",
+     LINUX("'namespaces':[{'type':'pid'},{'type':'user'}],"
+           "'uidMappings':[{'containerID':0,'hostID':1000,'size':1}],"
+           "'gidMappings':[{'containerID':0,'hostID':1000,'size':1}]"),
+     "config.json: linux.namespaces[1]: a user namespace needs a mount namespace in "
+     "linux.namespaces too: the mount namespace of the host takes no mounts made in it"},
     {"readonly paths type", LINUX("'readonlyPaths':'/proc/sys'"),
      "config.json: linux.readonlyPaths: must be an array of strings"},
     {"rootfs propagation", LINUX("'rootfsPropagation':'recursive'"),
