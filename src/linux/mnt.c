@@ -390,8 +390,12 @@ int mnt_bind_private(const char *path, uint64_t *mnt_id)
         r = -errno;
     else if (!(sx.stx_mask & STATX_MNT_ID))
         r = -EOPNOTSUPP;
-    else if (mnt_setattr_fd(fd, true, 0, 0, MS_PRIVATE, -1) < 0)
-        r = -errno;
+    else {
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (mount(NULL, proc, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            r = -errno;
+    }
     if (r < 0) {
         if (fd >= 0)
             mnt_detach_fd(fd);
