@@ -492,21 +492,31 @@ static json_t *owner_of(int dirfd)
     return o;
 }
 
+static int no_dot(const struct dirent *de)
+{
+    return de->d_name[0] != '.';
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
 int container_list(const char *root, json_t **out, json_t **skipped, struct berth_error **err)
 {
     *out = json_array();
     if (skipped)
         *skipped = json_array();
-    _cleanup_closedir_ DIR *d = opendir(root);
-    if (!d) {
+    /* By id, as runc lists them. */
+    struct dirent **list;
+    int n = scandir(root, &list, no_dot, by_name);
+    if (n < 0) {
         if (errno == ENOENT)
             return 0;
         return berth_error_set(err, errno, "open state root %s", root);
     }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
+    for (int i = 0; i < n; i++) {
+        _cleanup_free_ struct dirent *de = list[i];
         struct handle h;
         struct berth_error *e = NULL;
         int r = handle_open(root, de->d_name, false, &h, &e);
@@ -523,6 +533,7 @@ int container_list(const char *root, json_t **out, json_t **skipped, struct bert
         berth_error_free(e);
         handle_close(&h);
     }
+    free(list);
     return 0;
 }
 

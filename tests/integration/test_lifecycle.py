@@ -167,6 +167,20 @@ def test_list_formats(berth, make_bundle):
     assert berth("list", "-q").out == ""
 
 
+def test_list_is_sorted_by_id(berth, bundle):
+    """runc lists by id, whatever order the state directory keeps."""
+    bundle.set_args("true")
+    ids = [berth.new_id(p) for p in ("e", "d", "c", "b", "a")]
+    try:
+        for cid in ids:
+            berth("create", "-b", bundle.path, cid)
+        assert berth("list", "-q").out.split() == sorted(ids)
+        assert [c["id"] for c in json.loads(berth("list", "--format", "json").out)] == sorted(ids)
+    finally:
+        for cid in ids:
+            berth("delete", "--force", cid)
+
+
 def test_pid_file_relative_to_the_working_directory(berth, bundle, tmp_path):
     bundle.set_args("sleep", "100")
     cid = berth.new_id()
