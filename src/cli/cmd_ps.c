@@ -31,11 +31,9 @@ static error_t parse(int key, char *arg, struct argp_state *state)
         a->format = arg;
         break;
     case ARGP_KEY_ARG:
-        if (!a->id) {
-            a->id = arg;
-            break;
-        }
-        a->ps_args = &state->argv[state->next - 1];
+        /* Everything after the container id is ps's, options too (ps ID -e -x), as with runc. */
+        a->id = arg;
+        a->ps_args = &state->argv[state->next];
         state->next = state->argc;
         break;
     case ARGP_KEY_END:

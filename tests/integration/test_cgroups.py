@@ -37,6 +37,10 @@ def test_ps(berth, running):
     assert json.loads(berth("ps", "--format", "json", running).out) == [init]
     table = berth("ps", running).out.splitlines()
     assert "PID" in table[0] and str(init) in table[1]
+    # What follows the id is ps's, options included (ps -e -x), as runc passes them on.
+    table = berth("ps", running, "-e", "-o", "pid,comm").out.splitlines()
+    assert table[0].split() == ["PID", "COMMAND"]
+    assert [line.split() for line in table[1:]] == [[str(init), "sleep"]]
 
 
 def test_update_flags_and_file(berth, running, tmp_path):
