@@ -43,13 +43,22 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
     if (r < 0)
         return r;
     r = cgroup_apply(*cg, l ? l->resources : NULL, false, err);
+    if (r < 0)
+        berth_error_prefix(err, "linux.resources");
+    /* A cgroup frozen already (a pre-made one, or below a frozen parent) would hold the init
+     * before it ever reported back: create would wait for ever. */
+    bool frozen = false;
+    if (r == 0 && cgroup_is_frozen(*cg, &frozen, NULL) == 0 && frozen)
+        r = berth_error_set(err, EBUSY,
+                            "cgroup: the container's cgroup is unexpectedly frozen (by its own "
+                            "freezer or a parent's): its process could not run; thaw it first");
     if (r < 0) {
         struct berth_error *e = NULL;
         cgroup_destroy(*cg, &e);
         berth_error_free(e);
         cgroup_free(*cg);
         *cg = NULL;
-        return berth_error_prefix(err, "linux.resources");
+        return r;
     }
     return 0;
 }

@@ -124,3 +124,27 @@ def test_events_reports_oom(berth, bundle):
         events.kill()
         events.wait()
         berth("delete", "--force", cid)
+
+
+def test_create_in_a_frozen_cgroup_is_refused(berth, bundle):
+    """A frozen cgroup would hold the init before it reports back: create must say so rather
+    than wait for ever."""
+    name = berth.new_id("frozen")
+    frozen = f"/sys/fs/cgroup/freezer/{name}"
+    os.mkdir(frozen)
+    try:
+        with open(f"{frozen}/freezer.state", "w") as f:
+            f.write("FROZEN")
+        bundle.config["linux"]["cgroupsPath"] = f"/{name}"
+        cid = berth.new_id()
+        r = berth.run(bundle, "true", cid=cid, timeout=20)
+        assert r.rc != 0
+        assert "the container's cgroup is unexpectedly frozen" in r.err, r
+        assert cid not in berth("list", "-q").out.split()
+        # What create made is gone; the frozen cgroup it found is left as it was.
+        assert not os.path.exists(f"/sys/fs/cgroup/pids/{name}")
+        assert open(f"{frozen}/freezer.state").read().strip() == "FROZEN"
+    finally:
+        with open(f"{frozen}/freezer.state", "w") as f:
+            f.write("THAWED")
+        os.rmdir(frozen)
