@@ -148,3 +148,25 @@ def test_create_in_a_frozen_cgroup_is_refused(berth, bundle):
         with open(f"{frozen}/freezer.state", "w") as f:
             f.write("THAWED")
         os.rmdir(frozen)
+
+
+def test_empty_cpuset_parent_is_filled(berth, bundle):
+    """A parent cgroup made by someone else without cpus or mems (a pod's) gets its own
+    parent's, as runc fills it, so that the container's cpuset can have them."""
+    pod = berth.new_id("pod")
+    parent = f"/sys/fs/cgroup/cpuset/{pod}"
+    os.mkdir(parent)
+    try:
+        assert open(f"{parent}/cpuset.cpus").read().strip() == ""
+        bundle.config["linux"]["cgroupsPath"] = f"/{pod}/ctr"
+        r = berth.run(bundle, "cat", "/proc/self/cgroup")
+        assert r.rc == 0, r
+        assert f":cpuset:/{pod}/ctr" in r.out, r
+        root = open("/sys/fs/cgroup/cpuset/cpuset.cpus").read().strip()
+        assert open(f"{parent}/cpuset.cpus").read().strip() == root
+        assert not os.path.exists(f"{parent}/ctr")
+    finally:
+        for d in os.listdir("/sys/fs/cgroup"):
+            for p in (f"/sys/fs/cgroup/{d}/{pod}/ctr", f"/sys/fs/cgroup/{d}/{pod}"):
+                if os.path.isdir(p) and not os.path.islink(f"/sys/fs/cgroup/{d}"):
+                    os.rmdir(p)

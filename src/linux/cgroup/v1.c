@@ -8,19 +8,35 @@
 #include <string.h>
 #include <time.h>
 
-/* Only levels this container made come here: they are new, so they hold nothing of their own
- * to keep (at most a copy of their parent's values, with cgroup.clone_children), and the parent's
- * values are written without reading theirs first. */
-static int inherit(const char *parent, const char *dir, const char *file, struct berth_error **err)
+/* Give dir its parent's cpus or mems. Only levels this container made come here: they are new,
+ * so they hold nothing of their own to keep (at most a copy of their parent's values, with
+ * cgroup.clone_children), and the parent's values are written without reading theirs first. A
+ * parent that has none (made by someone else without them, as a pod's cgroup can be) gets its
+ * own parent's first, as runc fills it; the hierarchy's root always has them. */
+static int inherit(const char *mountpoint, const char *parent, const char *dir, const char *file,
+                   struct berth_error **err)
 {
     _cleanup_free_ char *theirs = NULL;
     int r = cg_read(parent, file, &theirs, err);
     if (r < 0)
         return r;
     theirs[strcspn(theirs, "\n")] = '\0';
-    if (!*theirs)
-        return berth_error_set(err, 0, "cgroup: %s/%s is empty: no cpus or mems to inherit", parent,
-                               file);
+    if (!*theirs) {
+        _cleanup_free_ char *grand = xstrdup(parent);
+        char *slash = strrchr(grand, '/');
+        if (!slash || (size_t)(slash - grand) < strlen(mountpoint))
+            return berth_error_set(err, 0, "cgroup: %s/%s is empty: no cpus or mems to inherit",
+                                   parent, file);
+        *slash = '\0';
+        r = inherit(mountpoint, grand, parent, file, err);
+        if (r < 0)
+            return r;
+        free(theirs);
+        theirs = NULL;
+        if ((r = cg_read(parent, file, &theirs, err)) < 0)
+            return r;
+        theirs[strcspn(theirs, "\n")] = '\0';
+    }
     return cg_write(dir, file, theirs, err);
 }
 
@@ -45,9 +61,9 @@ int cgroup_v1_cpuset_init(const char *mountpoint, const char *path, unsigned cre
         if (r == 0) {
             _cleanup_free_ char *parent = xstrdup(levels[i]);
             *strrchr(parent, '/') = '\0';
-            r = inherit(parent, levels[i], "cpuset.cpus", err);
+            r = inherit(mountpoint, parent, levels[i], "cpuset.cpus", err);
             if (r == 0)
-                r = inherit(parent, levels[i], "cpuset.mems", err);
+                r = inherit(mountpoint, parent, levels[i], "cpuset.mems", err);
         }
         free(levels[i]);
     }
