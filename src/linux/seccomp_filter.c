@@ -433,6 +433,93 @@ static bool has_wait_killable(const struct spec_seccomp *s)
     return false;
 }
 
+/* Calls newer than any the profile names get ENOSYS rather than the default action: a profile
+ * written before a call existed denies it with EPERM (Docker's default), where programs probe
+ * with the call and fall back only on ENOSYS (glibc's clone3, faccessat2). As runc does, for
+ * each architecture the highest number the profile names on it bounds the calls that keep the
+ * default action; this stub goes in front of the filter. Not when the default lets calls
+ * through (allow, log, trace) or is ENOSYS already. x32 shares x86_64's AUDIT_ARCH, its numbers
+ * marked by bit 30. Returns the stub's length (0: none). */
+#define X32_SYSCALL_BIT 0x40000000U
+
+static int highest_named(const struct spec_seccomp *s, uint32_t arch)
+{
+    int top = -1;
+    for (size_t i = 0; i < s->n_syscalls; i++)
+        for (char **n = s->syscalls[i].names; n && *n; n++) {
+            int nr = seccomp_syscall_resolve_name_arch(arch, *n);
+            if (nr > top)
+                top = nr;
+        }
+    return top;
+}
+
+static size_t enosys_stub(const struct spec_seccomp *s, const uint32_t *arches, size_t n_arches,
+                          struct sock_filter *out, size_t max)
+{
+    uint32_t def;
+    if (resolve_action(s->default_action, s->has_default_errno_ret, s->default_errno_ret, "", &def,
+                       NULL) < 0)
+        return 0;
+    uint32_t act = def & SECCOMP_RET_ACTION_FULL;
+    if (act == SCMP_ACT_ALLOW || act == SCMP_ACT_LOG || act == (SCMP_ACT_TRACE(0)) ||
+        def == SCMP_ACT_ERRNO(ENOSYS))
+        return 0;
+    /* Each group: the architecture's checks, then a jump on to the next group. Jumps to the
+     * ENOSYS return and to the filter are patched once the stub's length is known. */
+    enum { TO_NONE, TO_ENOSYS, TO_FILTER };
+    struct {
+        struct sock_filter f;
+        int jt, jf; /* TO_* targets, or TO_NONE to keep the offset as written */
+    } code[64];
+    size_t n = 0;
+    for (size_t i = 0; i < n_arches; i++) {
+        if (arches[i] == SCMP_ARCH_X32)
+            continue; /* with x86_64 */
+        int top = highest_named(s, arches[i]);
+        int top_x32 = -1;
+        if (arches[i] == SCMP_ARCH_X86_64)
+            for (size_t k = 0; k < n_arches; k++)
+                if (arches[k] == SCMP_ARCH_X32)
+                    top_x32 = highest_named(s, SCMP_ARCH_X32);
+        if (top <= 0 || n + 6 > ARRAY_SIZE(code))
+            continue;
+        size_t len = top_x32 > 0 ? 6 : 4; /* this group's instructions */
+        code[n++] = (typeof(code[0])){BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4), TO_NONE, TO_NONE};
+        code[n++] =
+            (typeof(code[0])){BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[i], 0, (uint8_t)(len - 2)),
+                              TO_NONE, TO_NONE};
+        code[n++] = (typeof(code[0])){BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), TO_NONE, TO_NONE};
+        if (top_x32 > 0) {
+            code[n++] = (typeof(code[0])){
+                BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 1, 0), TO_NONE, TO_NONE};
+            code[n++] = (typeof(code[0])){BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)top, 0, 0),
+                                          TO_ENOSYS, TO_FILTER};
+            code[n++] = (typeof(code[0])){
+                BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)top_x32, 0, 0), TO_ENOSYS, TO_FILTER};
+        } else {
+            code[n++] = (typeof(code[0])){BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)top, 0, 0),
+                                          TO_ENOSYS, TO_FILTER};
+        }
+    }
+    if (n == 0 || n + 1 > max)
+        return 0;
+    size_t enosys = n; /* then the filter, at n + 1 */
+    for (size_t i = 0; i < n; i++) {
+        out[i] = code[i].f;
+        /* The last group's "other architecture" goes on to the filter, not to ENOSYS. */
+        if (code[i].jt == TO_NONE && BPF_CLASS(out[i].code) == BPF_JMP &&
+            BPF_OP(out[i].code) == BPF_JEQ && i + 1 + out[i].jf >= enosys)
+            out[i].jf = (uint8_t)(enosys + 1 - (i + 1));
+        if (code[i].jt != TO_NONE)
+            out[i].jt = (uint8_t)((code[i].jt == TO_ENOSYS ? enosys : enosys + 1) - (i + 1));
+        if (code[i].jf != TO_NONE)
+            out[i].jf = (uint8_t)((code[i].jf == TO_ENOSYS ? enosys : enosys + 1) - (i + 1));
+    }
+    out[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+    return n + 1;
+}
+
 /* libseccomp's cost grows much faster than linearly with the architectures in one filter
  * (Docker's profile for x86_64, x86 and x32 takes several times the sum of three one-arch
  * builds). So each architecture gets its own program, built and exported alone, and the
@@ -468,8 +555,14 @@ int seccomp_filter_compile(const struct spec_seccomp *s, struct seccomp_filter_p
         return r;
     }
 
+    struct sock_filter stub[65];
+    size_t n_stub = enosys_stub(s, arches, (size_t)n, stub, ARRAY_SIZE(stub));
+    if (total + n_stub > BPF_MAXINSNS)
+        n_stub = 0; /* the filter as asked comes first */
+    total += n_stub;
     struct sock_filter *insns = xcalloc(total, sizeof(*insns));
-    size_t at = 0;
+    memcpy(insns, stub, n_stub * sizeof(*stub));
+    size_t at = n_stub;
     for (int i = 0; i < n; i++) {
         size_t next = at + parts[i].len;
         for (size_t k = 0; k < parts[i].len; k++) {

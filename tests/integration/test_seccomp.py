@@ -113,6 +113,67 @@ def test_profile_without_faccessat2_finds_the_command(berth, bundle, nnp, cmd):
     assert r.rc != 0 and 'exec: "/noexec-here": permission denied' in r.err, r
 
 
+SYSCALL_PROBE = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        long r = syscall(atol(argv[i]), 0, 0, 0, 0, 0, 0);
+        printf("%s %d\n", argv[i], r < 0 ? errno : 0);
+        fflush(stdout);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def syscall_probe(tmp_path_factory):
+    d = tmp_path_factory.mktemp("probe")
+    (d / "probe.c").write_text(SYSCALL_PROBE)
+    import subprocess
+    r = subprocess.run(["gcc", "-static", "-O2", "-o", str(d / "probe"), str(d / "probe.c")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(d / "probe")
+
+
+@pytest.mark.parametrize("default", ["SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_ALLOW"])
+def test_calls_newer_than_the_profile_get_enosys(berth, bundle, syscall_probe, default):
+    """A call past the highest the profile names (1000 here; the profile names up to
+    getpid's 39 and write's 1) gets ENOSYS, as with runc, so that programs fall back; one below
+    it keeps the default action. Not when the default lets calls through."""
+    import shutil
+    shutil.copy(syscall_probe, os.path.join(bundle.rootfs, "probe"))
+    names = ["read", "write", "exit", "exit_group", "brk", "arch_prctl", "set_tid_address",
+             "set_robust_list", "rseq", "prlimit64", "readlink", "getrandom", "mprotect",
+             "newfstatat", "fstat", "uname", "execve", "getpid", "ioctl", "futex", "mmap",
+             "munmap", "rt_sigprocmask", "rt_sigaction"]
+    allowed = {"names": names, "action": "SCMP_ACT_ALLOW"}
+    profile = {"defaultAction": default, "syscalls": [allowed]}
+    if default == "SCMP_ACT_ALLOW":
+        profile["syscalls"] = [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO"}]
+    # 1000: past every table; 334 (rseq) is named, so 200 (tkill) is below the highest.
+    r = _run(berth, bundle, profile, "/probe", "1000", "200")
+    if default == "SCMP_ACT_ALLOW":
+        assert r.rc == 0 and r.out.split("\n")[0] == f"1000 {errno.ENOSYS}", r
+        return
+    assert r.out.split("\n")[0] == f"1000 {errno.ENOSYS}", r
+    if default == "SCMP_ACT_ERRNO":
+        assert r.out.split("\n")[1] == f"200 {errno.EPERM}", r
+        # With x86 and x32 in the filter too (x32 shares x86_64's architecture number).
+        profile["architectures"] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+        r = _run(berth, bundle, profile, "/probe", "1000", "200", str(0x40000000 + 1000))
+        assert r.out.split("\n")[:3] == [f"1000 {errno.ENOSYS}", f"200 {errno.EPERM}",
+                                          f"{0x40000000 + 1000} {errno.ENOSYS}"], r
+    else:
+        assert r.rc == SIGSYS_EXIT, r
+
+
 def test_bad_profile_fails_create(berth, bundle):
     profile = {
         "defaultAction": "SCMP_ACT_ALLOW",
