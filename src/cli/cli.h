@@ -29,6 +29,8 @@ struct cli_command {
 
 /* Parse a command's arguments with its argp; argv[0] is the command name. Exits on --help. */
 void cli_parse(const struct argp *argp, int argc, char **argv, void *input);
+/* argp_parse with -h taken for --help, as runc takes it. */
+error_t cli_argp_parse(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
 void cli_parse_flags(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
 
 /* Parse the arguments of a subcommand ("layer create ..."): argv[1] is the subcommand. */

@@ -14,6 +14,34 @@ void cli_parse(const struct argp *argp, int argc, char **argv, void *input)
     cli_parse_flags(argp, argc, argv, 0, input);
 }
 
+/* runc's commands take -h for help, and scripts use it: a hidden short option of a parser
+ * wrapped around each command's (and berth's own), whose input it hands on. */
+static error_t help_alias_parse(int key, char *arg, struct argp_state *state)
+{
+    (void)arg;
+    if (key == ARGP_KEY_INIT) {
+        state->child_inputs[0] = state->input;
+        return 0;
+    }
+    if (key != 'h')
+        return ARGP_ERR_UNKNOWN;
+    argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+    return 0;
+}
+
+static const struct argp_option help_alias_options[] = {
+    {NULL, 'h', NULL, OPTION_HIDDEN, NULL, 0},
+    {0},
+};
+
+error_t cli_argp_parse(const struct argp *argp, int argc, char **argv, unsigned flags, void *input)
+{
+    const struct argp_child children[] = {{argp, 0, NULL, 0}, {0}};
+    const struct argp wrapper = {
+        help_alias_options, help_alias_parse, NULL, NULL, children, NULL, NULL};
+    return argp_parse(&wrapper, argc, argv, flags, NULL, input);
+}
+
 void cli_parse_flags(const struct argp *argp, int argc, char **argv, unsigned flags, void *input)
 {
     /* argp names the program after argv[0] in usage and errors: make it "berth COMMAND". */
@@ -21,7 +49,7 @@ void cli_parse_flags(const struct argp *argp, int argc, char **argv, unsigned fl
     snprintf(name, sizeof(name), "berth %s", argv[0]);
     char *saved = argv[0];
     argv[0] = name;
-    argp_parse(argp, argc, argv, flags, NULL, input);
+    cli_argp_parse(argp, argc, argv, flags, input);
     argv[0] = saved;
 }
 

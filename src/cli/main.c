@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed) && seed)
         json_object_seed(seed);
     argp_err_exit_status = 1;
-    argp_parse(&global_argp, argc, argv, ARGP_IN_ORDER, NULL, &p);
+    cli_argp_parse(&global_argp, argc, argv, ARGP_IN_ORDER, &p);
 
     if (p.version) {
         print_version();

@@ -333,6 +333,14 @@ def test_version(berth):
     assert lines[2] == "spec: 1.2.1"
 
 
+@pytest.mark.parametrize("args", [[], ["delete"], ["exec"], ["list"], ["spec"]])
+def test_dash_h_is_help(berth, args):
+    """runc takes -h for help, berth and its commands as well."""
+    r = berth(*args, "-h")
+    assert r.rc == 0 and r.err == "", r
+    assert r.out.startswith("Usage: berth " + (args[0] + " " if args else "")), r
+
+
 def test_apparmor_profile_without_apparmor_is_refused(berth, bundle):
     if open("/sys/module/apparmor/parameters/enabled").read().startswith("Y") \
             if os.path.exists("/sys/module/apparmor/parameters/enabled") else False:
