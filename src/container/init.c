@@ -383,6 +383,12 @@ _Noreturn void container_init_main(struct init_ctx *x)
 
     const struct spec *s = x->spec;
     if (has_hooks(s, SPEC_HOOK_START_CONTAINER)) {
+        /* startContainer hooks run under the container's filter, as runc runs them. */
+        if (seccomp.insns && seccomp_filter_load(&seccomp, NULL, &err) < 0) {
+            fprintf(stderr, "berth: %s\n", err->msg);
+            _exit(1);
+        }
+        seccomp_filter_prog_clear(&seccomp);
         r = hooks_run(s->hooks.hooks[SPEC_HOOK_START_CONTAINER],
                       s->hooks.n_hooks[SPEC_HOOK_START_CONTAINER], "startContainer",
                       state ? state : "{}", &err);
@@ -397,7 +403,8 @@ _Noreturn void container_init_main(struct init_ctx *x)
         fprintf(stderr, "berth: %s\n", err->msg);
         _exit(1);
     }
-    /* Last, so that as few of the runtime's own calls as possible meet the filter. */
+    /* Last (unless hooks came first), so that as few of the runtime's own calls as possible
+     * meet the filter. */
     if (seccomp.insns && seccomp_filter_load(&seccomp, NULL, &err) < 0) {
         fprintf(stderr, "berth: %s\n", err->msg);
         _exit(1);

@@ -174,6 +174,20 @@ def test_calls_newer_than_the_profile_get_enosys(berth, bundle, syscall_probe, d
         assert r.rc == SIGSYS_EXIT, r
 
 
+@pytest.mark.parametrize("nnp", [True, False])
+def test_start_container_hook_meets_the_filter(berth, bundle, nnp):
+    """startContainer hooks run in the container under its filter, as runc runs them."""
+    bundle.config["hooks"] = {"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/hook-made"]}]}
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    r = _run(berth, bundle, profile, "true", nnp=nnp)
+    assert r.rc != 0 and "startContainer hook 0 (/bin/sh) failed" in r.err, r
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "hook-made"))
+
+
 def test_bad_profile_fails_create(berth, bundle):
     profile = {
         "defaultAction": "SCMP_ACT_ALLOW",
