@@ -409,16 +409,41 @@ int process_find_executable(const struct spec_process *p, char **out, struct ber
     return -ENOENT;
 }
 
-int process_chdir(const char *cwd, struct berth_error **err)
+/* The kernel reports a directory outside the root as "(unreachable)...": a cwd that came
+ * through a leaked fd's /proc/self/fd link. "/" itself is the root. */
+static int check_cwd_inside(const char *cwd, struct berth_error **err)
 {
-    if (chdir(cwd) < 0)
-        return berth_error_set(err, errno, "process.cwd: chdir %s", cwd);
-    /* The kernel reports a directory outside the root as "(unreachable)...": a cwd that came
-     * through a leaked fd's /proc/self/fd link. "/" itself is the root. */
     char buf[4096];
     if (strcmp(cwd, "/") != 0 && (!getcwd(buf, sizeof(buf)) || buf[0] != '/'))
         return berth_error_set(err, EPERM, "process.cwd: %s is outside the container", cwd);
     return 0;
+}
+
+int process_chdir(const char *cwd, int *denied, struct berth_error **err)
+{
+    *denied = 0;
+    if (chdir(cwd) < 0) {
+        if (errno != EACCES && errno != EPERM)
+            return berth_error_set(err, errno, "process.cwd: chdir %s", cwd);
+        *denied = errno;
+        return 0;
+    }
+    return check_cwd_inside(cwd, err);
+}
+
+int process_chdir_as_user(const char *cwd, int denied, struct berth_error **err)
+{
+    if (!denied)
+        return 0;
+    if (chdir(cwd) < 0) {
+        int e = errno;
+        unsigned uid = (unsigned)getuid();
+        return berth_error_set(err, e,
+                               "process.cwd: chdir %s: denied before the switch to uid %u (%s), "
+                               "and as uid %u",
+                               cwd, uid, strerror(denied), uid);
+    }
+    return check_cwd_inside(cwd, err);
 }
 
 char **process_build_env(const struct spec_process *p, const char *home)
@@ -445,7 +470,14 @@ int process_prepare(const struct spec_process *p, bool in_userns, char **exe, ch
     r = process_lookup_user(p->user.uid, &ui, err);
     if (r < 0)
         return r;
-    r = process_drop_bounding(p->capabilities, err);
+    /* process.cwd is entered while still privileged: the user may not be able to search its
+     * way there (a cwd of root's, mode 0700). When that is denied, again once the user is
+     * switched: a cwd only that user can reach (a root-squashed NFS) still works. */
+    const char *cwd = p->cwd ? p->cwd : "/";
+    int denied = 0;
+    r = process_chdir(cwd, &denied, err);
+    if (r == 0)
+        r = process_drop_bounding(p->capabilities, err);
     if (r == 0) {
         bool setgroups_ok = true;
         if (in_userns) {
@@ -456,7 +488,7 @@ int process_prepare(const struct spec_process *p, bool in_userns, char **exe, ch
         r = process_set_user_and_caps(p, setgroups_ok, err);
     }
     if (r == 0)
-        r = process_chdir(p->cwd ? p->cwd : "/", err);
+        r = process_chdir_as_user(cwd, denied, err);
     if (r == 0 && p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         r = berth_error_set(err, errno, "process.noNewPrivileges: prctl");
     if (r == 0)

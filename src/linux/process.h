@@ -44,8 +44,13 @@ int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allow
  * `...: executable file not found in $PATH`), which engines match to pick an exit status. */
 int process_find_executable(const struct spec_process *p, char **out, struct berth_error **err);
 
-/* chdir to cwd and make sure the result is inside the root (not a leaked fd's directory). */
-int process_chdir(const char *cwd, struct berth_error **err);
+/* chdir to cwd and make sure the result is inside the root (not a leaked fd's directory).
+ * Called before the user is switched; a chdir denied (EACCES, EPERM) is no error then: *denied
+ * is set to its errno, for process_chdir_as_user to try again once the user is switched. */
+int process_chdir(const char *cwd, int *denied, struct berth_error **err);
+/* The second try after a denied process_chdir (nothing to do when denied is 0); its error
+ * names both failures. */
+int process_chdir_as_user(const char *cwd, int denied, struct berth_error **err);
 
 /* Everything between a ready root and execve, shared by the init and exec: scheduling,
  * rlimits, the bounding set, user and groups (reading the container's /etc/passwd for

@@ -44,6 +44,18 @@ def test_exec_user_env_cwd(berth, running):
     assert r.out.split() == ["1000", "1001", "bar", "/tmp"]
 
 
+def test_exec_cwd_the_user_cannot_search(berth, bundle, running):
+    """As runc: the cwd is entered before the user and capabilities change, so uid 0 without
+    CAP_DAC_OVERRIDE still gets into another uid's 0700 directory."""
+    d = os.path.join(bundle.rootfs, "home", "u")
+    os.makedirs(d)
+    os.chown(d, 42, 42)
+    os.chmod(d, 0o700)
+    r = berth("exec", "--user", "0", "--cwd", "/home/u", running, "pwd", check=False)
+    assert r.rc == 0, r
+    assert r.out == "/home/u\n"
+
+
 @pytest.mark.parametrize("user", ["", ":", "1:", "-1", "0x1", "4294967296", "1a", "root"])
 def test_exec_user_is_parsed_strictly(berth, running, user):
     r = berth("exec", "-u", user, running, "id", check=False)

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from rootfs_util import USERNS_BASE, make_userns
+
 # The kernel's capability numbers, for CapXxx masks.
 CAPS = {
     "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
@@ -87,6 +89,51 @@ def test_cwd_is_created_when_missing(berth, bundle):
     bundle.config["process"]["cwd"] = "/work/dir"
     assert run_ok(berth, bundle, "pwd") == "/work/dir\n"
     assert os.path.isdir(bundle.host_path("/work/dir"))
+
+
+def _private_dir(bundle, path, owner):
+    d = bundle.host_path(path)
+    os.makedirs(d, exist_ok=True)
+    os.chown(d, owner, owner)
+    os.chmod(d, 0o700)
+
+
+def test_cwd_the_user_cannot_search(berth, bundle):
+    """As runc: process.cwd is entered before the user is switched, so a cwd that only root
+    may search (uid 42 in root's 0700 /root) still works."""
+    _private_dir(bundle, "/root", 0)
+    bundle.config["process"]["cwd"] = "/root"
+    bundle.config["process"]["user"] = {"uid": 42, "gid": 42}
+    assert run_ok(berth, bundle, "sh", "-c", "pwd; id -u") == "/root\n42\n"
+
+
+def _root_refused_dir(bundle, path, host_group, mode):
+    """A directory in a user namespace's rootfs that the namespace's root may not search: its
+    owner is not mapped, so root has no CAP_DAC_OVERRIDE over it (as root on a root-squashed
+    NFS)."""
+    make_userns(bundle)
+    d = bundle.host_path(path)
+    os.makedirs(d, exist_ok=True)
+    os.chown(d, 4242, host_group)
+    os.chmod(d, mode)
+
+
+def test_cwd_only_the_user_can_search(berth, bundle):
+    """When the privileged chdir is denied, it is tried again as the user."""
+    _root_refused_dir(bundle, "/home/u", USERNS_BASE + 42, 0o070)
+    bundle.config["process"]["cwd"] = "/home/u"
+    bundle.config["process"]["user"] = {"uid": 42, "gid": 42}
+    assert run_ok(berth, bundle, "sh", "-c", "pwd; id -u") == "/home/u\n42\n"
+
+
+def test_cwd_nobody_can_search_names_both_failures(berth, bundle):
+    _root_refused_dir(bundle, "/home/u", 4242, 0o700)
+    bundle.config["process"]["cwd"] = "/home/u"
+    bundle.config["process"]["user"] = {"uid": 42, "gid": 42}
+    r = berth.run(bundle, "pwd")
+    assert r.rc != 0, r
+    assert r.err.strip() == ("process.cwd: chdir /home/u: denied before the switch to uid 42 "
+                             "(Permission denied), and as uid 42: Permission denied"), r
 
 
 def test_user_uid_gid_and_additional_gids(berth, bundle):
