@@ -395,11 +395,17 @@ static int serve_init(struct create_job *j, struct ns_plan *plan, struct berth_e
         case SYNC_HOOKS: {
             j->st.pid = j->pid;
             _cleanup_free_ char *state = state_text(j, CONTAINER_CREATING);
-            r = hooks_run(h->hooks[SPEC_HOOK_PRESTART], h->n_hooks[SPEC_HOOK_PRESTART], "prestart",
-                          state, err);
+            /* The runtime's hooks run in the bundle, as runc's (which chdirs there). */
+            _cleanup_close_ int bundle = open(j->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (bundle < 0)
+                r = berth_error_set(err, errno, "hooks: open the bundle %s", j->bundle);
+            if (r == 0)
+                r = hooks_run(h->hooks[SPEC_HOOK_PRESTART], h->n_hooks[SPEC_HOOK_PRESTART],
+                              "prestart", state, bundle, err);
             if (r == 0)
                 r = hooks_run(h->hooks[SPEC_HOOK_CREATE_RUNTIME],
-                              h->n_hooks[SPEC_HOOK_CREATE_RUNTIME], "createRuntime", state, err);
+                              h->n_hooks[SPEC_HOOK_CREATE_RUNTIME], "createRuntime", state, bundle,
+                              err);
             if (r == 0)
                 r = sync_send(j->sock, SYNC_HOOKS_DONE, 0, -1, state, err);
             break;

@@ -21,7 +21,7 @@
 static char *empty_env[] = {NULL};
 
 static int run_one(const struct spec_hook *h, const char *kind, size_t index,
-                   const char *state_json, struct berth_error **err)
+                   const char *state_json, int dirfd, struct berth_error **err)
 {
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0)
@@ -39,6 +39,8 @@ static int run_one(const struct spec_hook *h, const char *kind, size_t index,
     posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out_w, STDERR_FILENO);
+    if (dirfd >= 0)
+        posix_spawn_file_actions_addfchdir_np(&fa, dirfd);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none;
@@ -161,11 +163,11 @@ static int run_one(const struct spec_hook *h, const char *kind, size_t index,
 }
 
 int hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, const char *state_json,
-              struct berth_error **err)
+              int dirfd, struct berth_error **err)
 {
     for (size_t i = 0; i < n; i++) {
         log_debug("running %s hook %zu: %s", kind, i, hooks[i].path);
-        int r = run_one(&hooks[i], kind, i, state_json, err);
+        int r = run_one(&hooks[i], kind, i, state_json, dirfd, err);
         if (r < 0)
             return r;
     }
@@ -173,15 +175,26 @@ int hooks_run(const struct spec_hook *hooks, size_t n, const char *kind, const c
 }
 
 void hooks_run_warn(const struct spec_hook *hooks, size_t n, const char *kind,
-                    const char *state_json)
+                    const char *state_json, int dirfd)
 {
     for (size_t i = 0; i < n; i++) {
         struct berth_error *err = NULL;
-        if (run_one(&hooks[i], kind, i, state_json, &err) < 0) {
+        if (run_one(&hooks[i], kind, i, state_json, dirfd, &err) < 0) {
             log_warn("%s", err->msg);
             berth_error_free(err);
         }
     }
+}
+
+int hooks_open_bundle(const char *bundle)
+{
+    if (!bundle)
+        return -1;
+    int fd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        log_debug("hooks: open the bundle %s: %s; they run in berth's own directory", bundle,
+                  strerror(errno));
+    return fd;
 }
 
 static json_t *strv_to_json(char **v)

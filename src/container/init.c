@@ -198,7 +198,8 @@ static bool has_hooks(const struct spec *s, enum spec_hook_kind k)
     return s->hooks.n_hooks[k] > 0;
 }
 
-static int run_create_hooks(struct init_ctx *x, struct berth_error **err)
+/* createContainer hooks run in the container's root, not yet pivoted into: rootfd. */
+static int run_create_hooks(struct init_ctx *x, int rootfd, struct berth_error **err)
 {
     const struct spec *s = x->spec;
     if (!has_hooks(s, SPEC_HOOK_PRESTART) && !has_hooks(s, SPEC_HOOK_CREATE_RUNTIME) &&
@@ -213,7 +214,7 @@ static int run_create_hooks(struct init_ctx *x, struct berth_error **err)
         return r;
     return hooks_run(s->hooks.hooks[SPEC_HOOK_CREATE_CONTAINER],
                      s->hooks.n_hooks[SPEC_HOOK_CREATE_CONTAINER], "createContainer",
-                     state ? state : "{}", err);
+                     state ? state : "{}", rootfd, err);
 }
 
 /* Load the filter now; a notify listener goes to the runtime, which hands it to listenerPath
@@ -295,7 +296,7 @@ static int init_run(struct init_ctx *x, struct seccomp_filter_prog *seccomp, cha
     rc.rootfs_dir = x->rootfs_dir;
     r = rootfs_prepare(&rc, err);
     if (r == 0)
-        r = run_create_hooks(x, err);
+        r = run_create_hooks(x, rc.rootfd, err);
     if (r == 0)
         r = rootfs_finish(&rc, err);
     if (r == 0 && rc.console_master >= 0) {
@@ -391,7 +392,7 @@ _Noreturn void container_init_main(struct init_ctx *x)
         seccomp_filter_prog_clear(&seccomp);
         r = hooks_run(s->hooks.hooks[SPEC_HOOK_START_CONTAINER],
                       s->hooks.n_hooks[SPEC_HOOK_START_CONTAINER], "startContainer",
-                      state ? state : "{}", &err);
+                      state ? state : "{}", -1, &err);
         if (r < 0) {
             fprintf(stderr, "berth: %s\n", err->msg);
             _exit(1);

@@ -133,7 +133,8 @@ static void poststart_after_hangup(const struct container_state *st, struct spec
            (poll(&pf, 1, -1) >= 0 || errno == EINTR))
         ;
     _cleanup_free_ char *state = state_text(st, CONTAINER_RUNNING);
-    hooks_run_warn(hooks, n, "poststart", state);
+    _cleanup_close_ int bundle = hooks_open_bundle(st->bundle);
+    hooks_run_warn(hooks, n, "poststart", state, bundle);
 }
 
 static void poststart_hooks(const struct container_state *st, struct spec_hook **hooks, size_t *n)
@@ -453,7 +454,8 @@ static int delete_handle(const char *root, const char *id, struct handle *hp, bo
     hooks_from_json(h.st.hooks ? json_object_get(h.st.hooks, "poststop") : NULL, &hooks, &n);
     if (n) {
         _cleanup_free_ char *state = state_text(&h.st, CONTAINER_STOPPED);
-        hooks_run_warn(hooks, n, "poststop", state);
+        _cleanup_close_ int bundle = hooks_open_bundle(h.st.bundle);
+        hooks_run_warn(hooks, n, "poststop", state, bundle);
     }
     hooks_free_array(hooks, n);
     /* The directory holds state.json alone once the container has started; anything else (an

@@ -163,6 +163,50 @@ def test_createcontainer_and_startcontainer_run_in_the_container(berth, bundle):
     assert entry["pid"] < 100
 
 
+def test_hooks_working_directories(berth, bundle):
+    """As runc: the runtime's hooks (prestart, createRuntime, poststart, poststop) run in the
+    bundle directory, whatever berth's own is; createContainer in the container's root (not yet
+    pivoted into); startContainer where the init is by then, the process's cwd."""
+    log = bundle.host_path("/cwd.log")
+
+    def hook(kind, inside=False):
+        return {"path": "/bin/sh", "args": [
+            "sh", "-c", f"echo {kind} $(pwd -P) >> {'/cwd.log' if inside else log}"]}
+
+    bundle.config["hooks"] = {k: [hook(k, inside=k == "startContainer")] for k in KINDS}
+    bundle.config["process"]["cwd"] = "/tmp"
+    bundle.set_args("true")
+    cid = berth.new_id()
+    # berth itself runs in the test's directory, which is not the bundle.
+    assert os.path.realpath(os.getcwd()) != os.path.realpath(bundle.path)
+    berth("create", "-b", bundle.path, cid)
+    berth("start", cid)
+    berth.wait_status(cid, "stopped")
+    berth("delete", cid)
+    with open(log) as f:
+        got = dict(line.split(" ", 1) for line in f.read().splitlines())
+    real = os.path.realpath(bundle.path)
+    assert got == {"prestart": real, "createRuntime": real,
+                   "createContainer": os.path.realpath(bundle.rootfs), "startContainer": "/tmp",
+                   "poststart": real, "poststop": real}
+
+
+def test_poststop_hook_of_a_removed_bundle_still_runs(berth, bundle, tmp_path):
+    marker = tmp_path / "poststop-ran"
+    bundle.config["hooks"] = {"poststop": [{"path": "/bin/sh", "args": [
+        "sh", "-c", f"pwd -P > {marker}"]}]}
+    bundle.set_args("true")
+    cid = berth.new_id()
+    berth("run", "-d", "-b", bundle.path, cid)
+    berth.wait_status(cid, "stopped")
+    os.rename(bundle.path, bundle.path + ".moved")
+    try:
+        berth("delete", cid)
+    finally:
+        os.rename(bundle.path + ".moved", bundle.path)
+    assert marker.read_text() == os.path.realpath(os.getcwd()) + "\n"
+
+
 def test_a_failing_prestart_hook_fails_create(berth, bundle):
     bundle.config["hooks"] = {"prestart": [
         {"path": "/bin/true"},
