@@ -211,6 +211,23 @@ static int load_seccomp(struct exec_child *x, struct berth_error **err)
     return r;
 }
 
+/* In the container's user namespace the runtime's uid may not be mapped: this process becomes
+ * the namespace's root, as runc's exec does and the init is, before it makes anything. A pty
+ * belongs to its maker's uid, and one of an unmapped uid could not be given to the process's
+ * user. Without a mapping for 0 (nothing to become) it stays as it is. */
+static int become_ns_root(struct berth_error **err)
+{
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+        if (errno != EINVAL)
+            return berth_error_set(err, errno, "exec: become root in the user namespace");
+        log_debug("exec: uid or gid 0 is not mapped in the user namespace");
+    }
+    /* A change of credentials resets both. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return 0;
+}
+
 static int child_run(struct exec_child *x, char **exe, char ***env, struct berth_error **err)
 {
     const struct spec_process *p = x->p;
@@ -243,6 +260,11 @@ static int child_run(struct exec_child *x, char **exe, char ***env, struct berth
         return berth_error_set(err, errno, "exec: chdir /");
     if (x->ns_fds[SPEC_NS_PID] >= 0 && sync_fork_into_pidns(x->sync_fd, err) < 0)
         return berth_error_prefix(err, "exec");
+    if (x->ns_fds[SPEC_NS_USER] >= 0) {
+        int r = become_ns_root(err);
+        if (r < 0)
+            return r;
+    }
 
     if (p->terminal) {
         int master = -1, peer = -1;

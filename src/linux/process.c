@@ -446,6 +446,27 @@ int process_chdir_as_user(const char *cwd, int denied, struct berth_error **err)
     return check_cwd_inside(cwd, err);
 }
 
+int process_chown_terminal(const struct spec_process *p, struct berth_error **err)
+{
+    if (!p->terminal)
+        return 0;
+    struct stat st;
+    if (fstat(STDIN_FILENO, &st) < 0)
+        return berth_error_set(err, errno, "process.terminal: stat the pty");
+    if (st.st_uid == p->user.uid)
+        return 0;
+    if (fchown(STDIN_FILENO, p->user.uid, (gid_t)-1) == 0)
+        return 0;
+    /* As runc: the pty's owner or group not mapped in this user namespace (EPERM, EINVAL), a
+     * read-only /dev (EROFS) leave it as it is. */
+    if (errno == EPERM || errno == EINVAL || errno == EROFS) {
+        log_debug("process.terminal: the pty stays uid %u: chown to uid %u: %s",
+                  (unsigned)st.st_uid, p->user.uid, strerror(errno));
+        return 0;
+    }
+    return berth_error_set(err, errno, "process.terminal: chown the pty to uid %u", p->user.uid);
+}
+
 char **process_build_env(const struct spec_process *p, const char *home)
 {
     size_t n = strv_len(p->env);
@@ -476,6 +497,8 @@ int process_prepare(const struct spec_process *p, bool in_userns, char **exe, ch
     const char *cwd = p->cwd ? p->cwd : "/";
     int denied = 0;
     r = process_chdir(cwd, &denied, err);
+    if (r == 0)
+        r = process_chown_terminal(p, err);
     if (r == 0)
         r = process_drop_bounding(p->capabilities, err);
     if (r == 0) {

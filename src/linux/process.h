@@ -52,9 +52,17 @@ int process_chdir(const char *cwd, int *denied, struct berth_error **err);
  * names both failures. */
 int process_chdir_as_user(const char *cwd, int denied, struct berth_error **err);
 
+/* With process.terminal, the pty on stdin (and stdout, stderr) goes to the process's uid, its
+ * group left as it is (the devpts's gid=5), as runc does: the user can then control its
+ * terminal. Called while still privileged, from inside the container's user namespace, so the
+ * uid is the container's own and the kernel maps it. An owner the namespace cannot change is
+ * left, as runc leaves it. */
+int process_chown_terminal(const struct spec_process *p, struct berth_error **err);
+
 /* Everything between a ready root and execve, shared by the init and exec: scheduling,
- * rlimits, the bounding set, user and groups (reading the container's /etc/passwd for
- * HOME), capabilities, cwd, no_new_privs, and finding the executable. */
+ * rlimits, cwd (first while privileged), the terminal's owner, the bounding set, user and groups
+ * (reading the container's /etc/passwd for HOME), capabilities, cwd again if it was denied,
+ * no_new_privs, and finding the executable. */
 int process_prepare(const struct spec_process *p, bool in_userns, char **exe, char ***env,
                     struct berth_error **err);
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from rootfs_util import drop_mount, make_canary, mount_at, parse_mountinfo, snapshot
+from rootfs_util import (drop_mount, make_canary, make_userns, mount_at, parse_mountinfo,
+                         snapshot)
 
 
 class ConsoleReceiver:
@@ -204,3 +205,21 @@ def test_console_without_a_devpts_of_its_own(berth, bundle, console):
     devs = dict(l.split(" ", 1) for l in lines[:3])
     assert devs["console"] == devs["stdin"] and devs["console"].startswith("88:")
     assert mount_at(mounts, "/dev/console").fstype == "devpts"
+
+
+OWNER = "stat -c %u:%g $(tty); stat -L -c %u:%g /proc/self/fd/0 /dev/console"
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_terminal_belongs_to_the_process_user(berth, bundle, console, userns):
+    """As runc: the pty goes to the process's uid; its group stays the devpts's gid=5."""
+    if userns:
+        make_userns(bundle)
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    out = run_with_terminal(berth, bundle, console, OWNER)
+    assert out.split() == ["1000:5"] * 3
+
+
+def test_terminal_of_a_root_process_stays_roots(berth, bundle, console):
+    out = run_with_terminal(berth, bundle, console, OWNER)
+    assert out.split() == ["0:5"] * 3

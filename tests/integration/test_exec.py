@@ -146,6 +146,40 @@ def test_exec_tty_through_console_socket(berth, running, tmp_path):
     assert "/dev/pts/" in out and "done" in out, out
 
 
+def _exec_tty(berth, cid, tmp_path, *args):
+    from test_console import ConsoleReceiver
+    sock = tmp_path / "exec-console.sock"
+    if sock.exists():
+        sock.unlink()
+    console = ConsoleReceiver(sock)
+    try:
+        berth("exec", "-t", "-d", "--console-socket", console.path, *args[:-1], cid,
+              "sh", "-c", args[-1])
+        assert console.got_fd.wait(10), "no pty master arrived"
+        return console.text()
+    finally:
+        console.close()
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_exec_tty_belongs_to_the_user(berth, bundle, tmp_path, userns):
+    """As runc: exec -t --user 1000 gets a pty of uid 1000, group still the devpts's gid=5."""
+    from rootfs_util import make_userns
+    if userns:
+        make_userns(bundle)
+    bundle.set_args("sleep", "1000")
+    cid = berth.new_id("exec")
+    berth("run", "-d", "-b", bundle.path, cid)
+    try:
+        out = _exec_tty(berth, cid, tmp_path, "--user", "1000",
+                        "stat -c %u:%g $(tty); stat -L -c %u:%g /proc/self/fd/0")
+        assert out.split() == ["1000:5", "1000:5"], out
+        out = _exec_tty(berth, cid, tmp_path, "stat -c %u:%g $(tty)")
+        assert out.split() == ["0:5"], out
+    finally:
+        berth("delete", "--force", cid)
+
+
 def test_exec_additional_gids_and_no_new_privs(berth, running):
     out = berth("exec", "-u", "1000:1000", "-g", "5", "-g", "7", "--no-new-privs", running,
                 "cat", "/proc/self/status").out
