@@ -418,6 +418,7 @@ static int serve_init(struct create_job *j, struct ns_plan *plan, struct berth_e
             } else {
                 j->console_master = m.fd;
                 m.fd = -1;
+                r = console_clear_onlcr(j->console_master, err);
             }
             break;
         case SYNC_SECCOMP: {

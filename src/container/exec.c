@@ -484,6 +484,7 @@ static int serve_child(const struct container_exec_opts *o, struct exec_job *j,
             } else {
                 j->master = m.fd;
                 m.fd = -1;
+                r = console_clear_onlcr(j->master, err);
             }
             break;
         case SYNC_SECCOMP: {

@@ -111,6 +111,17 @@ int console_set_size(int fd, uint32_t height, uint32_t width, struct berth_error
     return 0;
 }
 
+int console_clear_onlcr(int fd, struct berth_error **err)
+{
+    struct termios t;
+    if (tcgetattr(fd, &t) < 0)
+        return berth_error_set(err, errno, "console: read the terminal's settings");
+    t.c_oflag &= ~(tcflag_t)ONLCR;
+    if (tcsetattr(fd, TCSANOW, &t) < 0)
+        return berth_error_set(err, errno, "console: clear onlcr");
+    return 0;
+}
+
 int console_make_stdio(int peer, struct berth_error **err)
 {
     if (setsid() < 0)

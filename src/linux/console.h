@@ -19,5 +19,10 @@ int console_set_size(int fd, uint32_t height, uint32_t width, struct berth_error
 /* Make the peer the controlling terminal and the stdio of the calling process. */
 int console_make_stdio(int peer, struct berth_error **err);
 
+/* Clear ONLCR on a pty (through either end: the settings are the pair's), so that a "\n" the
+ * process writes arrives as "\n", not "\r\n": runc does so on a master it keeps and relays
+ * itself (run, exec in the foreground), and leaves one handed to --console-socket as it is. */
+int console_clear_onlcr(int fd, struct berth_error **err);
+
 /* Send the master to a unix socket at `path` (--console-socket), as SCM_RIGHTS. */
 int console_send_master(const char *path, int master, struct berth_error **err);

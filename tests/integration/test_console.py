@@ -3,6 +3,7 @@ consoleSize, and an image's own /dev/console that must not be followed."""
 import array
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -223,3 +224,38 @@ def test_terminal_belongs_to_the_process_user(berth, bundle, console, userns):
 def test_terminal_of_a_root_process_stays_roots(berth, bundle, console):
     out = run_with_terminal(berth, bundle, console, OWNER)
     assert out.split() == ["0:5"] * 3
+
+
+def _raw_output(berth, *args):
+    """berth's stdout as bytes (the fixture's reads it as text, which turns "\r\n" into
+    "\n")."""
+    p = subprocess.run(berth.command(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p
+    return p.stdout
+
+
+def test_run_relays_the_terminal_without_carriage_returns(berth, bundle):
+    """As runc: a pty that `run` keeps and relays itself has ONLCR cleared, so "\n" arrives as
+    "\n", not "\r\n"."""
+    bundle.config["process"]["terminal"] = True
+    bundle.set_args("printf", "a\\nb\\n")
+    assert _raw_output(berth, "run", "-b", bundle.path, berth.new_id("tty")) == b"a\nb\n"
+
+
+def test_exec_relays_the_terminal_without_carriage_returns(berth, bundle):
+    bundle.set_args("sleep", "1000")
+    cid = berth.new_id("exec")
+    berth("run", "-d", "-b", bundle.path, cid)
+    try:
+        out = _raw_output(berth, "exec", "-t", cid, "printf", "a\\nb\\n")
+    finally:
+        berth("delete", "--force", cid)
+    assert out == b"a\nb\n"
+
+
+def test_console_socket_gets_the_terminal_as_the_kernel_makes_it(berth, bundle, console):
+    """A master handed to --console-socket keeps ONLCR: what to do with it is the receiver's
+    call (runc's recvtty clears it, engines do not)."""
+    run_with_terminal(berth, bundle, console, "printf 'a\\nb\\n'")
+    assert console.output == b"a\r\nb\r\n"
