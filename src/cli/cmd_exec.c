@@ -1,6 +1,7 @@
 #include "berth/error.h"
 #include "cli/cli.h"
 #include "container/container.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -142,6 +143,15 @@ static int run(const struct cli_global *g, int argc, char **argv, struct berth_e
     free(a.env);
     free(a.groups);
     free(a.caps);
+    if (r < 0) {
+        /* As runc: exec's own failure is 255, never to be taken for the process's status. */
+        log_fail(err && *err ? (*err)->msg : strerror(-r));
+        if (err) {
+            berth_error_free(*err);
+            *err = NULL;
+        }
+        return 255;
+    }
     return r;
 }
 

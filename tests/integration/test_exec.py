@@ -59,7 +59,7 @@ def test_exec_cwd_the_user_cannot_search(berth, bundle, running):
 @pytest.mark.parametrize("user", ["", ":", "1:", "-1", "0x1", "4294967296", "1a", "root"])
 def test_exec_user_is_parsed_strictly(berth, running, user):
     r = berth("exec", "-u", user, running, "id", check=False)
-    assert r.rc == 1
+    assert r.rc == 255
     assert "--user" in r.err
 
 
@@ -91,7 +91,7 @@ def test_exec_refuses_stopped(berth, bundle):
         if berth.state(cid)["status"] == "stopped":
             break
     r = berth("exec", cid, "true", check=False)
-    assert r.rc == 1 and "stopped" in r.err
+    assert r.rc == 255 and "stopped" in r.err
     berth("delete", cid)
 
 
@@ -127,10 +127,23 @@ def test_exec_cgroup_sub(berth, running):
         out = berth("exec", "--cgroup", "pids:sub", running, "cat", "/proc/self/cgroup").out
         assert f"pids:{pids_path}/sub" in out
         r = berth("exec", "--cgroup", "../x", running, "true", check=False)
-        assert r.rc == 1 and "--cgroup" in r.err
+        assert r.rc == 255 and "--cgroup" in r.err
     finally:
         berth("delete", "--force", running)
         os.rmdir(sub) if os.path.exists(sub) else None
+
+
+def test_exec_own_failures_exit_255(berth, running, tmp_path):
+    # exec's own failures are 255, apart from anything the process could exit with.
+    for args in [("exec", "nosuch", "true"),
+                 ("exec", "--pid-file", str(tmp_path / "no" / "dir" / "pid"), running, "true"),
+                 ("exec", running, "/nonexistent"),
+                 ("exec", "--cgroup", "pids:nonexistent", running, "true"),
+                 ("exec", "-p", str(tmp_path / "missing.json"), running)]:
+        r = berth(*args, check=False)
+        assert r.rc == 255 and r.err, (args, r)
+    assert berth("exec", running, "sh", "-c", "exit 1", check=False).rc == 1
+    assert berth("exec", running, "sh", "-c", "exit 255", check=False).rc == 255
 
 
 def test_exec_tty_through_console_socket(berth, running, tmp_path):
