@@ -35,7 +35,7 @@ static const struct argp_option options[] = {
     {"process-label", OPT_PROCESS_LABEL, "LABEL", 0, "the SELinux label of the process", 0},
     {"apparmor", OPT_APPARMOR, "PROFILE", 0, "the AppArmor profile of the process", 0},
     {"cgroup", OPT_CGROUP, "PATH", 0, "join this sub-cgroup of the container", 0},
-    {"ignore-paused", OPT_IGNORE_PAUSED, 0, OPTION_HIDDEN, "accepted for compatibility", 0},
+    {"ignore-paused", OPT_IGNORE_PAUSED, 0, 0, "allow exec in a paused container", 0},
     {0},
 };
 
@@ -104,6 +104,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
         a->o.cgroup = arg;
         break;
     case OPT_IGNORE_PAUSED:
+        a->o.ignore_paused = true;
         break;
     case ARGP_KEY_ARG:
         if (!a->o.id) {

@@ -92,6 +92,7 @@ struct container_exec_opts {
     const char *process_label;
     const char *apparmor;
     const char *cgroup; /* a sub-cgroup of the container's to join */
+    bool ignore_paused; /* exec even in a paused container (the process waits for resume) */
     char **argv;        /* as in container_create_opts */
 };
 

@@ -541,6 +541,17 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
     if (status != CONTAINER_RUNNING && status != CONTAINER_CREATED)
         return berth_error_set(err, 0, "cannot exec in container \"%s\": it is %s", o->id,
                                container_status_name(status));
+    if (j->st.cgroup && (r = cgroup_from_json(j->st.cgroup, &j->cg, err)) < 0)
+        return r;
+    /* The process would join the frozen cgroup and stop there before it could exec, and this
+     * command with it, until the container is resumed: only when asked to. */
+    bool frozen = false;
+    if (status == CONTAINER_RUNNING && j->cg && !o->ignore_paused &&
+        cgroup_is_frozen(j->cg, &frozen, NULL) == 0 && frozen)
+        return berth_error_set(err, 0,
+                               "exec: container \"%s\": cannot exec in a paused container (use "
+                               "--ignore-paused to override)",
+                               o->id);
     r = spec_load_file(j->st.config, "config.json", &j->spec, err);
     if (r == 0)
         r = build_process(o, j->spec, &j->p, err);
@@ -559,8 +570,6 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
                                j->p->apparmor_profile);
     if (j->p->terminal && !o->console_socket && o->detach)
         return berth_error_set(err, 0, "exec --tty --detach needs --console-socket");
-    if (j->st.cgroup && (r = cgroup_from_json(j->st.cgroup, &j->cg, err)) < 0)
-        return r;
     if (o->cgroup) {
         if (!j->cg)
             return berth_error_set(err, 0, "--cgroup: container \"%s\" has no cgroup", o->id);

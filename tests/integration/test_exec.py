@@ -133,6 +133,23 @@ def test_exec_cgroup_sub(berth, running):
         os.rmdir(sub) if os.path.exists(sub) else None
 
 
+def test_exec_refuses_a_paused_container(berth, running):
+    berth("pause", running)
+    try:
+        r = berth("exec", running, "echo", "ok", check=False, timeout=20)
+        assert r.rc == 255 and "cannot exec in a paused container" in r.err, r
+        # --ignore-paused: the process starts once the container is resumed.
+        p = berth.popen("exec", "--ignore-paused", running, "echo", "ok")
+        time.sleep(0.3)
+        assert p.poll() is None
+        berth("resume", running)
+        r = berth.wait(p, timeout=20)
+        assert r.rc == 0 and r.out == "ok\n", r
+    finally:
+        berth("resume", running, check=False)
+        berth("delete", "--force", running)
+
+
 def test_exec_own_failures_exit_255(berth, running, tmp_path):
     # exec's own failures are 255, apart from anything the process could exit with.
     for args in [("exec", "nosuch", "true"),
