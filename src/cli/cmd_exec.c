@@ -34,15 +34,16 @@ static const struct argp_option options[] = {
     {"preserve-fds", OPT_PRESERVE_FDS, "N", 0, "pass fds 3 to 3+N-1 on to the process", 0},
     {"process-label", OPT_PROCESS_LABEL, "LABEL", 0, "the SELinux label of the process", 0},
     {"apparmor", OPT_APPARMOR, "PROFILE", 0, "the AppArmor profile of the process", 0},
-    {"cgroup", OPT_CGROUP, "PATH", 0, "join this sub-cgroup of the container", 0},
+    {"cgroup", OPT_CGROUP, "[CONTROLLER[,CONTROLLER...]:]PATH", 0,
+     "run the process in an existing sub-cgroup of the container (repeatable)", 0},
     {"ignore-paused", OPT_IGNORE_PAUSED, 0, 0, "allow exec in a paused container", 0},
     {0},
 };
 
 struct exec_args {
     struct container_exec_opts o;
-    char **env, **groups, **caps;
-    size_t n_env, n_groups, n_caps;
+    char **env, **groups, **caps, **cgroups;
+    size_t n_env, n_groups, n_caps, n_cgroups;
     struct berth_error *error;
 };
 
@@ -101,7 +102,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
         a->o.apparmor = arg;
         break;
     case OPT_CGROUP:
-        a->o.cgroup = arg;
+        push(&a->cgroups, &a->n_cgroups, arg);
         break;
     case OPT_IGNORE_PAUSED:
         a->o.ignore_paused = true;
@@ -140,10 +141,13 @@ static int run(const struct cli_global *g, int argc, char **argv, struct berth_e
     a.o.env = a.env;
     a.o.groups = a.groups;
     a.o.caps = a.caps;
+    a.o.cgroups = a.cgroups;
+    a.o.n_cgroups = a.n_cgroups;
     int r = container_exec(&a.o, err);
     free(a.env);
     free(a.groups);
     free(a.caps);
+    free(a.cgroups);
     if (r < 0) {
         /* As runc: exec's own failure is 255, never to be taken for the process's status. */
         log_fail(err && *err ? (*err)->msg : strerror(-r));

@@ -91,7 +91,8 @@ struct container_exec_opts {
     unsigned preserve_fds;
     const char *process_label;
     const char *apparmor;
-    const char *cgroup; /* a sub-cgroup of the container's to join */
+    char **cgroups; /* --cgroup [CONTROLLER[,CONTROLLER...]:]PATH: sub-cgroups to join */
+    size_t n_cgroups;
     bool ignore_paused; /* exec even in a paused container (the process waits for resume) */
     char **argv;        /* as in container_create_opts */
 };

@@ -570,11 +570,11 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
                                j->p->apparmor_profile);
     if (j->p->terminal && !o->console_socket && o->detach)
         return berth_error_set(err, 0, "exec --tty --detach needs --console-socket");
-    if (o->cgroup) {
+    if (o->n_cgroups) {
         if (!j->cg)
-            return berth_error_set(err, 0, "--cgroup: container \"%s\" has no cgroup", o->id);
+            return berth_error_set(err, 0, "exec --cgroup: container \"%s\" has no cgroup", o->id);
         struct cgroup *sub;
-        r = cgroup_sub(j->cg, o->cgroup, &sub, err);
+        r = cgroup_sub(j->cg, o->cgroups, o->n_cgroups, &sub, err);
         if (r < 0)
             return r;
         cgroup_free(j->cg);

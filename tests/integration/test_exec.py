@@ -133,6 +133,117 @@ def test_exec_cgroup_sub(berth, running):
         os.rmdir(sub) if os.path.exists(sub) else None
 
 
+def cgroup_lines(pid):
+    """{controllers: path} of /proc/PID/cgroup ("" for the cgroup2 hierarchy)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        return {ctrls: path for _, ctrls, path in (l.rstrip("\n").split(":", 2) for l in f)}
+
+
+def cgroup_mounts():
+    """{controllers as /proc/self/cgroup names them: mountpoint} of the host's cgroup mounts."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, post = line.split(" - ")
+            fstype, _, opts = post.split()
+            if fstype == "cgroup2":
+                mounts.setdefault("", pre.split()[4])
+            elif fstype == "cgroup":
+                ctrls = [o for o in opts.split(",") if o not in ("rw", "ro") and
+                         not o.startswith(("nosuid", "nodev", "noexec", "relatime", "release_agent",
+                                           "clone_children", "xattr", "cpuset_v2_mode",
+                                           "noprefix", "favordynmods"))]
+                mounts.setdefault(",".join(ctrls), pre.split()[4])
+    return mounts
+
+
+def host_cgroup_dir(init, ctrls, sub=""):
+    path = cgroup_lines(init)[ctrls]
+    return cgroup_mounts()[ctrls] + path + (f"/{sub}" if sub else "")
+
+
+def v1_hierarchy_of(init, controller):
+    return [c for c in cgroup_lines(init) if controller in c.split(",")][0]
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/memory"), reason="needs cgroup v1")
+def test_exec_cgroup_v1_forms(berth, running):
+    init = berth.state(running)["pid"]
+    own = cgroup_lines(init)
+    made = []
+    try:
+        # "/" is the container's own cgroup, in every hierarchy.
+        r = berth("exec", "--cgroup", "/", running, "cat", "/proc/self/cgroup", check=False)
+        assert r.rc == 0, r
+        assert {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())} == own
+        for arg, want in [("..", ".. is not a sub cgroup path"),
+                          ("a/../..", "is not a sub cgroup path"),
+                          ("nonexistent", "nonexistent"),
+                          ("cpu:nonexistent", "nonexistent"),
+                          ("whaaat:/", "unknown controller whaaat"),
+                          ("cpu,:/", "empty controller")]:
+            r = berth("exec", "--cgroup", arg, running, "true", check=False)
+            assert r.rc == 255 and want in r.err, (arg, r)
+        r = berth("exec", "--cgroup", "sub", "--cgroup", "memory:sub", running, "true",
+                  check=False)
+        assert r.rc == 255 and "missing CONTROLLER: prefix" in r.err, r
+        # Sub-cgroups for memory and for cpu and cpuacct (one hierarchy or two), none in
+        # cpuset: "cpu" must name the cpu controller, never cpuset by its prefix.
+        mem = v1_hierarchy_of(init, "memory")
+        cpus = {v1_hierarchy_of(init, "cpu"), v1_hierarchy_of(init, "cpuacct")}
+        for ctrls, name in [(mem, "submem")] + [(c, "subcpu") for c in cpus]:
+            made.append(host_cgroup_dir(init, ctrls, name))
+            os.mkdir(made[-1])
+        r = berth("exec", "--cgroup", "memory:submem", "--cgroup", "cpu,cpuacct:subcpu", running,
+                  "cat", "/proc/self/cgroup", check=False)
+        assert r.rc == 0, r
+        got = {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())}
+        for ctrls, path in own.items():
+            want = path + "/submem" if ctrls == mem else path + "/subcpu" if ctrls in cpus \
+                else path
+            assert got[ctrls] == want, (ctrls, got)
+    finally:
+        berth("delete", "--force", running)
+        for d in made:
+            if os.path.exists(d):
+                os.rmdir(d)
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/unified"), reason="needs a hybrid host")
+def test_exec_cgroup_bare_path_hybrid(berth, running):
+    # A bare path made in every v1 hierarchy but not in cgroup2: the process joins it in v1
+    # and stays in the container's own cgroup2 directory.
+    init = berth.state(running)["pid"]
+    own = cgroup_lines(init)
+    made = []
+    try:
+        for ctrls in own:
+            if ctrls:
+                made.append(host_cgroup_dir(init, ctrls, "sub"))
+                os.mkdir(made[-1])
+            if ctrls == "cpuset":  # a new cpuset has no cpus or mems: no task could join
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    with open(os.path.join(made[-1], "..", f)) as src, \
+                            open(os.path.join(made[-1], f), "w") as dst:
+                        dst.write(src.read())
+        r = berth("exec", "--cgroup", "sub", running, "cat", "/proc/self/cgroup", check=False)
+        assert r.rc == 0, r
+        got = {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())}
+        assert got == {c: p + "/sub" if c else p for c, p in own.items()}, got
+        # Where cgroup2 has it too, the process goes there as well.
+        made.append(host_cgroup_dir(init, "", "sub"))
+        os.mkdir(made[-1])
+        r = berth("exec", "--cgroup", "/sub/", running, "cat", "/proc/self/cgroup", check=False)
+        assert r.rc == 0, r
+        got = {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())}
+        assert got == {c: p + "/sub" for c, p in own.items()}, got
+    finally:
+        berth("delete", "--force", running)
+        for d in made:
+            if os.path.exists(d):
+                os.rmdir(d)
+
+
 def test_exec_refuses_a_paused_container(berth, running):
     berth("pause", running)
     try:
@@ -155,7 +266,7 @@ def test_exec_own_failures_exit_255(berth, running, tmp_path):
     for args in [("exec", "nosuch", "true"),
                  ("exec", "--pid-file", str(tmp_path / "no" / "dir" / "pid"), running, "true"),
                  ("exec", running, "/nonexistent"),
-                 ("exec", "--cgroup", "pids:nonexistent", running, "true"),
+                 ("exec", "--cgroup", "nonexistent", running, "true"),
                  ("exec", "-p", str(tmp_path / "missing.json"), running)]:
         r = berth(*args, check=False)
         assert r.rc == 255 and r.err, (args, r)

@@ -111,9 +111,14 @@ int cgroup_join_self(const struct cgroup *cg, bool in_v2, bool v1_joined, struct
 int cgroup_open_v1_joins(const struct cgroup *cg, int **fds, struct berth_error **err);
 int cgroup_join_v1_fds(const struct cgroup *cg, const int *fds, struct berth_error **err);
 void cgroup_close_v1_joins(int *fds, size_t n);
-/* The same cgroup with an existing sub-cgroup `sub` (exec --cgroup: "PATH" in every hierarchy,
- * or "CONTROLLER:PATH" in one) in place of the container's own directory. */
-int cgroup_sub(const struct cgroup *cg, const char *sub, struct cgroup **out,
+/* The same cgroup with existing sub-cgroups in place of the container's own directories, as
+ * exec --cgroup gives them (n arguments, as runc takes them): one bare "PATH" for every
+ * hierarchy, or any number of "CONTROLLER[,CONTROLLER...]:PATH", each naming controllers
+ * exactly as the hierarchies list them; hierarchies not named stay where they are. PATH is
+ * relative to the container's cgroup ("/" is the cgroup itself) and may not leave it. A sub-cgroup
+ * must exist, except that a bare PATH missing from a hybrid host's cgroup2 hierarchy leaves that
+ * one at the container's own directory. */
+int cgroup_sub(const struct cgroup *cg, char *const *subs, size_t n, struct cgroup **out,
                struct berth_error **err);
 int cgroup_join_pid(const struct cgroup *cg, pid_t pid, struct berth_error **err);
 
