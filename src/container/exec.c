@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -98,16 +99,60 @@ static void caps_add(int **list, size_t *n, int cap)
     (*list)[(*n)++] = cap;
 }
 
+/* -p's file. It is the caller's own, named as the caller likes: symlinks are followed (bash's
+ * <(...) is /dev/fd/N). What cannot be read twice (a pipe) is kept in *copy, an inheritable
+ * memfd, for a sealed re-exec of berth to read instead; else *copy is -1. */
+static int read_process_file(const char *path, char **text, size_t *len, int *copy,
+                             struct berth_error **err)
+{
+    *copy = -1;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return berth_error_set(err, errno, "exec --process: open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return berth_error_set(err, errno, "exec --process: stat %s", path);
+    int r = fs_read_fd(fd, 16 << 20, text, len);
+    if (r < 0)
+        return berth_error_set(err, -r, "exec --process: read %s", path);
+    if (S_ISREG(st.st_mode))
+        return 0;
+    _cleanup_close_ int mem = memfd_create("berth-process", 0);
+    if (mem < 0)
+        return berth_error_set(err, errno, "exec --process: memfd_create for a copy of %s", path);
+    for (size_t off = 0; off < *len;) {
+        ssize_t n = pwrite(mem, *text + off, *len - off, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return berth_error_set(err, n < 0 ? errno : EIO, "exec --process: copy %s", path);
+        off += (size_t)n;
+    }
+    *copy = TAKE_FD(mem);
+    return 0;
+}
+
+/* argv with the --process argument (which `path` points into) naming fd instead. */
+static char **argv_with_process_fd(char **argv, const char *path, int fd, char **arg)
+{
+    size_t n = strv_len(argv);
+    char **v = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(argv[i]);
+        v[i] = argv[i];
+        if (!*arg && path >= argv[i] && path <= argv[i] + len) {
+            *arg = xasprintf("%.*s/proc/self/fd/%d", (int)(path - argv[i]), argv[i], fd);
+            v[i] = *arg;
+        }
+    }
+    return v;
+}
+
 /* The process to run: -p's file, or the container's own process with the flags applied. */
-static int build_process(const struct container_exec_opts *o, struct spec *s,
-                         struct spec_process **out, struct berth_error **err)
+static int build_process(const struct container_exec_opts *o, const char *text, size_t len,
+                         struct spec *s, struct spec_process **out, struct berth_error **err)
 {
     if (o->process_file) {
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        int r = fs_read_file_at(AT_FDCWD, o->process_file, 16 << 20, &text, &len, err);
-        if (r < 0)
-            return berth_error_prefix(err, "--process");
         const char *origin = strrchr(o->process_file, '/');
         return spec_parse_process(text, len, origin ? origin + 1 : o->process_file, out, err);
     }
@@ -552,12 +597,20 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
                                "exec: container \"%s\": cannot exec in a paused container (use "
                                "--ignore-paused to override)",
                                o->id);
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    _cleanup_close_ int copy = -1;
+    if (o->process_file && (r = read_process_file(o->process_file, &text, &len, &copy, err)) < 0)
+        return r;
     r = spec_load_file(j->st.config, "config.json", &j->spec, err);
     if (r == 0)
-        r = build_process(o, j->spec, &j->p, err);
+        r = build_process(o, text, len, j->spec, &j->p, err);
     if (r < 0)
         return r;
-    r = container_seal_if_needed(j->spec, j->p, o->argv, err);
+    _cleanup_free_ char *arg = NULL;
+    _cleanup_free_ char **argv =
+        copy >= 0 && o->argv ? argv_with_process_fd(o->argv, o->process_file, copy, &arg) : NULL;
+    r = container_seal_if_needed(j->spec, j->p, argv ? argv : o->argv, err);
     if (r < 0)
         return r;
     const struct spec_linux *l = j->spec->linux_;

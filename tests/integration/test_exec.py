@@ -274,6 +274,29 @@ def test_exec_own_failures_exit_255(berth, running, tmp_path):
     assert berth("exec", running, "sh", "-c", "exit 255", check=False).rc == 255
 
 
+PROCESS = {"args": ["sh", "-c", "echo $X"], "env": ["X=through-a-link"], "cwd": "/",
+           "user": {"uid": 0, "gid": 0},
+           "capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                            "effective": ["CAP_KILL"]}}
+
+
+def test_exec_process_file_follows_symlinks(berth, running, tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps(PROCESS))
+    os.symlink(tmp_path / "p.json", tmp_path / "link.json")
+    r = berth("exec", "-p", str(tmp_path / "link.json"), running, check=False)
+    assert r.rc == 0 and r.out == "through-a-link\n", r
+    # bash's process substitution: /dev/fd/N, a symlink to a pipe. Without a capabilities
+    # object the process keeps CAP_SYS_PTRACE and berth re-executes itself from a sealed copy,
+    # which must not find the pipe drained.
+    for proc in (PROCESS, {k: v for k, v in PROCESS.items() if k != "capabilities"}):
+        for opt in ("-p ", "--process="):
+            cmd = " ".join(f"'{a}'" for a in berth.command("exec")) + \
+                f" {opt}<(echo '{json.dumps(proc)}') {running}"
+            p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            assert p.returncode == 0 and p.stdout == "through-a-link\n", (opt, proc, p)
+
+
 def test_exec_tty_through_console_socket(berth, running, tmp_path):
     from test_console import ConsoleReceiver
     console = ConsoleReceiver(tmp_path / "exec-console.sock")
