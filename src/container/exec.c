@@ -154,7 +154,23 @@ static int build_process(const struct container_exec_opts *o, const char *text, 
 {
     if (o->process_file) {
         const char *origin = strrchr(o->process_file, '/');
-        return spec_parse_process(text, len, origin ? origin + 1 : o->process_file, out, err);
+        int r = spec_parse_process(text, len, origin ? origin + 1 : o->process_file, out, err);
+        if (r < 0)
+            return r;
+        /* What the file leaves out is the container's, as with runc: without capabilities the
+         * process would keep every one the runtime holds. */
+        struct spec_process *p = *out, *c = s->process;
+        if (!p->capabilities)
+            p->capabilities = TAKE_PTR(c->capabilities);
+        if ((!p->selinux_label || !*p->selinux_label) && c->selinux_label) {
+            free(p->selinux_label);
+            p->selinux_label = TAKE_PTR(c->selinux_label);
+        }
+        if ((!p->apparmor_profile || !*p->apparmor_profile) && c->apparmor_profile) {
+            free(p->apparmor_profile);
+            p->apparmor_profile = TAKE_PTR(c->apparmor_profile);
+        }
+        return 0;
     }
     if (!o->args || !o->args[0])
         return berth_error_set(err, 0, "exec: a command to run is required (or --process)");

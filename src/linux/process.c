@@ -257,10 +257,13 @@ void process_user_info_clear(struct process_user_info *u)
     memset(u, 0, sizeof(*u));
 }
 
+/* No capabilities object is an empty one: the process gets none, as with runc and crun. */
+static const struct spec_capabilities no_caps;
+
 int process_drop_bounding(const struct spec_capabilities *caps, struct berth_error **err)
 {
     if (!caps)
-        return 0;
+        caps = &no_caps;
     unsigned long long prm, bnd, keep = 0;
     int r = read_own_caps(&prm, &bnd, err);
     if (r < 0)
@@ -295,7 +298,7 @@ int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allow
                                "namespace");
     }
     /* Only a change of every uid from 0 to others clears the permitted capabilities. */
-    bool keep = p->capabilities && u->uid != 0;
+    bool keep = u->uid != 0;
     if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return berth_error_set(err, errno, "prctl(PR_SET_KEEPCAPS)");
     if (setresgid(u->gid, u->gid, u->gid) < 0)
@@ -305,9 +308,7 @@ int process_set_user_and_caps(const struct spec_process *p, bool setgroups_allow
     if (u->has_umask)
         umask(u->umask);
 
-    const struct spec_capabilities *c = p->capabilities;
-    if (!c)
-        return 0;
+    const struct spec_capabilities *c = p->capabilities ? p->capabilities : &no_caps;
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof(data));

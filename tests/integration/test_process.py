@@ -1,5 +1,6 @@
 """process.*: what the container's process sees of its environment, user, capabilities,
 limits and names, read from inside (/proc/self/...) and printed on its stdout."""
+import json
 import os
 import re
 import shlex
@@ -203,6 +204,35 @@ def test_capabilities(berth, bundle, uid, bnd, eff, prm, inh, amb):
     after = mask(prm) if uid == 0 else mask(amb)
     assert got == {"CapBnd": mask(bnd), "CapEff": after, "CapPrm": after, "CapInh": mask(inh),
                    "CapAmb": mask(amb)}
+
+
+@pytest.mark.parametrize("uid", [0, 1000])
+def test_no_capabilities_object_is_no_capabilities(berth, bundle, uid):
+    """A process without a capabilities object gets none, as with runc and crun (not every
+    capability the runtime holds)."""
+    bundle.config["process"]["user"] = {"uid": uid, "gid": uid}
+    bundle.config["process"].pop("capabilities", None)
+    f = status_fields(run_ok(berth, bundle, "cat", "/proc/self/status"))
+    assert {k: int(f[k], 16) for k in ("CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb")} == \
+        {"CapBnd": 0, "CapEff": 0, "CapPrm": 0, "CapInh": 0, "CapAmb": 0}
+
+
+def test_exec_process_file_without_capabilities_gets_the_containers(berth, bundle, tmp_path):
+    """exec --process with a file that names no capabilities: the container's, as runc does."""
+    bundle.config["process"]["capabilities"] = {
+        "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}
+    bundle.set_args("sleep", "100")
+    cid = berth.new_id()
+    berth("run", "-d", "-b", bundle.path, cid)
+    try:
+        p = tmp_path / "p.json"
+        p.write_text(json.dumps({"args": ["cat", "/proc/self/status"], "cwd": "/",
+                                 "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]}))
+        f = status_fields(berth("exec", "--process", str(p), cid).out)
+        assert int(f["CapBnd"], 16) == mask(["CAP_KILL"])
+        assert int(f["CapEff"], 16) == mask(["CAP_KILL"])
+    finally:
+        berth("delete", "--force", cid)
 
 
 def test_capabilities_are_enforced(berth, bundle):
