@@ -49,8 +49,8 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
      * before it ever reported back: create would wait for ever. */
     bool frozen = false;
     if (r == 0 && cgroup_is_frozen(*cg, &frozen, NULL) == 0 && frozen)
-        r = berth_error_set(err, EBUSY,
-                            "cgroup: the container's cgroup is unexpectedly frozen (by its own "
+        r = berth_error_set(err, 0,
+                            "cgroup: found the container's cgroup unexpectedly frozen (by its own "
                             "freezer or a parent's): its process could not run; thaw it first");
     if (r < 0) {
         struct berth_error *e = NULL;

@@ -139,7 +139,9 @@ def test_create_in_a_frozen_cgroup_is_refused(berth, bundle):
         cid = berth.new_id()
         r = berth.run(bundle, "true", cid=cid, timeout=20)
         assert r.rc != 0
-        assert "the container's cgroup is unexpectedly frozen" in r.err, r
+        assert r.err.strip() == (
+            "cgroup: found the container's cgroup unexpectedly frozen (by its own freezer or a "
+            "parent's): its process could not run; thaw it first"), r
         assert cid not in berth("list", "-q").out.split()
         # What create made is gone; the frozen cgroup it found is left as it was.
         assert not os.path.exists(f"/sys/fs/cgroup/pids/{name}")
