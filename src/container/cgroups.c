@@ -52,6 +52,14 @@ int container_cgroup_setup(const struct spec *s, const struct container_create_o
         r = berth_error_set(err, 0,
                             "cgroup: found the container's cgroup unexpectedly frozen (by its own "
                             "freezer or a parent's): its process could not run; thaw it first");
+    /* Joining a cgroup that others run in is allowed (runc warns too): its limits are shared. */
+    pid_t *pids = NULL;
+    size_t n = 0;
+    if (r == 0 && cgroup_found_existing(*cg) && cgroup_pids(*cg, &pids, &n, NULL) == 0 && n)
+        log_warn("the container's cgroup is not empty: %zu process%s already run there, and its "
+                 "limits are theirs too",
+                 n, n == 1 ? "" : "es");
+    free(pids);
     if (r < 0) {
         struct berth_error *e = NULL;
         cgroup_destroy(*cg, &e);

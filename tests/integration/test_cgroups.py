@@ -172,3 +172,22 @@ def test_empty_cpuset_parent_is_filled(berth, bundle):
             for p in (f"/sys/fs/cgroup/{d}/{pod}/ctr", f"/sys/fs/cgroup/{d}/{pod}"):
                 if os.path.isdir(p) and not os.path.islink(f"/sys/fs/cgroup/{d}"):
                     os.rmdir(p)
+
+
+def test_a_cgroup_others_run_in_is_joined_with_a_warning(berth, make_bundle):
+    name = berth.new_id("shared")
+    first, second = make_bundle("first"), make_bundle("second")
+    c1, c2 = berth.new_id("one"), berth.new_id("two")
+    for b in (first, second):
+        b.config["linux"]["cgroupsPath"] = f"/{name}"
+        b.set_args("sleep", "100")
+    try:
+        r = berth("run", "-d", "-b", first.path, c1)
+        assert "not empty" not in r.err, r
+        r = berth("run", "-d", "-b", second.path, c2)
+        assert ("the container's cgroup is not empty: 1 process already run there, and its "
+                "limits are theirs too") in r.err, r
+        assert berth.status(c2) == "running"
+    finally:
+        berth("delete", "--force", c2)
+        berth("delete", "--force", c1)

@@ -575,6 +575,14 @@ int cgroup_make(struct cgroup *cg, struct berth_error **err)
     return 0;
 }
 
+bool cgroup_found_existing(const struct cgroup *cg)
+{
+    for (size_t i = 0; i < cg->n_dirs; i++)
+        if (cg->dirs[i].created == 0)
+            return true;
+    return false;
+}
+
 int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
                   struct berth_error **err)
 {

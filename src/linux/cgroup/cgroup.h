@@ -78,6 +78,8 @@ int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **out,
 int cgroup_plan(const char *cgroups_path, const char *id, struct cgroup **out,
                 struct berth_error **err);
 int cgroup_make(struct cgroup *cg, struct berth_error **err);
+/* Whether cgroup_make found the container's directory already there in some hierarchy. */
+bool cgroup_found_existing(const struct cgroup *cg);
 
 enum cgroup_mode cgroup_get_mode(const struct cgroup *cg);
 /* The container's directory in the hierarchy of `controller` ("memory", "name=systemd"; "" for
