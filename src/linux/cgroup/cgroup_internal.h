@@ -30,6 +30,8 @@ struct cgroup {
 
 /* The directory whose hierarchy carries `controller` ("" for cgroup2), or NULL. */
 const struct cgroup_dir *cgroup_find_dir(const struct cgroup *cg, const char *controller);
+/* Whether the comma-separated list opts holds word. */
+bool cgroup_opts_have(const char *opts, const char *word);
 /* Where signals, freezing and process lists go: the v2 directory on a v2 host, else the v1
  * freezer (or devices, or any) hierarchy. */
 const struct cgroup_dir *cgroup_primary_dir(const struct cgroup *cg);
