@@ -11,6 +11,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -444,10 +445,9 @@ int engine_logs(const struct engine_ctx *ctx, const char *name, bool follow,
         return e == ENOENT ? 0 : berth_error_set(err, e, "open %s", path); /* never detached */
     _cleanup_close_ int ino = -1, pidfd = -1;
     if (follow) {
-        char self[64];
-        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        char self[32];
         ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (ino < 0 || inotify_add_watch(ino, self, IN_MODIFY) < 0)
+        if (ino < 0 || inotify_add_watch(ino, path_fd(fd, self), IN_MODIFY) < 0)
             return berth_error_set(err, errno, "watch %s", path);
         /* Watched before the status is taken: nothing written after it is missed. */
         r = running_pidfd(ctx, name, &pidfd, err);

@@ -2,6 +2,7 @@
 #include "berth/error.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -372,9 +373,8 @@ int mnt_new_detached(const char *type, const char *source, const char *data, uns
 
 int mnt_detach_fd(int fd)
 {
-    char proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    return umount2(proc, MNT_DETACH) < 0 && errno != EINVAL ? -errno : 0;
+    char proc[32];
+    return umount2(path_fd(fd, proc), MNT_DETACH) < 0 && errno != EINVAL ? -errno : 0;
 }
 
 int mnt_bind_private(const char *path, uint64_t *mnt_id)
@@ -391,9 +391,8 @@ int mnt_bind_private(const char *path, uint64_t *mnt_id)
     else if (!(sx.stx_mask & STATX_MNT_ID))
         r = -EOPNOTSUPP;
     else {
-        char proc[64];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        if (mount(NULL, proc, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        char proc[32];
+        if (mount(NULL, path_fd(fd, proc), NULL, MS_REC | MS_PRIVATE, NULL) < 0)
             r = -errno;
     }
     if (r < 0) {

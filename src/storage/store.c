@@ -7,6 +7,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -332,9 +333,8 @@ int storage_open(const char *root, unsigned flags, struct storage **out, struct 
     s->root_fd = open_store_dir(AT_FDCWD, root, 0700, err);
     if (s->root_fd < 0)
         return berth_error_prefix(err, "storage root");
-    char link[64], real[PATH_MAX];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", s->root_fd);
-    ssize_t len = readlink(link, real, sizeof(real) - 1);
+    char link[32], real[PATH_MAX];
+    ssize_t len = readlink(path_fd(s->root_fd, link), real, sizeof(real) - 1);
     if (len < 0)
         return berth_error_set(err, errno, "storage root %s: resolve", root);
     real[len] = '\0';
