@@ -465,59 +465,56 @@ static size_t enosys_stub(const struct spec_seccomp *s, const uint32_t *arches, 
     if (act == SCMP_ACT_ALLOW || act == SCMP_ACT_LOG || act == (SCMP_ACT_TRACE(0)) ||
         def == SCMP_ACT_ERRNO(ENOSYS))
         return 0;
-    /* Each group: the architecture's checks, then a jump on to the next group. Jumps to the
-     * ENOSYS return and to the filter are patched once the stub's length is known. */
-    enum { TO_NONE, TO_ENOSYS, TO_FILTER };
+    /* Per architecture a group: load the architecture, on to the next group unless it is this
+     * one, load the number; above the highest named: ENOSYS, else the filter. x86_64's group
+     * tells x32's numbers (bit 30) apart. After the groups: a jump over the ENOSYS return onto
+     * the filter. Groups are measured first, so that every jump's target is known as it is
+     * written. */
     struct {
-        struct sock_filter f;
-        int jt, jf; /* TO_* targets, or TO_NONE to keep the offset as written */
-    } code[64];
-    size_t n = 0;
-    for (size_t i = 0; i < n_arches; i++) {
+        uint32_t arch;
+        int top, top_x32;
+    } g[SECCOMP_MAX_ARCHES];
+    size_t n_groups = 0, len = 2;
+    for (size_t i = 0; i < n_arches && n_groups < ARRAY_SIZE(g); i++) {
         if (arches[i] == SCMP_ARCH_X32)
             continue; /* with x86_64 */
-        int top = highest_named(s, arches[i]);
-        int top_x32 = -1;
-        if (arches[i] == SCMP_ARCH_X86_64)
-            for (size_t k = 0; k < n_arches; k++)
-                if (arches[k] == SCMP_ARCH_X32)
-                    top_x32 = highest_named(s, SCMP_ARCH_X32);
-        if (top <= 0 || n + 6 > ARRAY_SIZE(code))
+        int top = highest_named(s, arches[i]), top_x32 = -1;
+        for (size_t k = 0; arches[i] == SCMP_ARCH_X86_64 && k < n_arches; k++)
+            if (arches[k] == SCMP_ARCH_X32)
+                top_x32 = highest_named(s, SCMP_ARCH_X32);
+        if (top <= 0)
             continue;
-        size_t len = top_x32 > 0 ? 6 : 4; /* this group's instructions */
-        code[n++] = (typeof(code[0])){BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4), TO_NONE, TO_NONE};
-        code[n++] =
-            (typeof(code[0])){BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[i], 0, (uint8_t)(len - 2)),
-                              TO_NONE, TO_NONE};
-        code[n++] = (typeof(code[0])){BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), TO_NONE, TO_NONE};
-        if (top_x32 > 0) {
-            code[n++] = (typeof(code[0])){
-                BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 1, 0), TO_NONE, TO_NONE};
-            code[n++] = (typeof(code[0])){BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)top, 0, 0),
-                                          TO_ENOSYS, TO_FILTER};
-            code[n++] = (typeof(code[0])){
-                BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)top_x32, 0, 0), TO_ENOSYS, TO_FILTER};
-        } else {
-            code[n++] = (typeof(code[0])){BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)top, 0, 0),
-                                          TO_ENOSYS, TO_FILTER};
+        g[n_groups++] = (typeof(g[0])){arches[i], top, top_x32};
+        len += top_x32 > 0 ? 6 : 4;
+    }
+    if (n_groups == 0 || len > max)
+        return 0;
+    const size_t to_filter = len - 2, to_enosys = len - 1;
+    size_t n = 0;
+#define JUMP_TO(target) ((uint8_t)((target) - (n + 1)))
+    for (size_t i = 0; i < n_groups; i++) {
+        size_t group = g[i].top_x32 > 0 ? 6 : 4;
+        out[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);
+        out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, g[i].arch, 0,
+                                              (uint8_t)(group - 2));
+        n++;
+        out[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+        if (g[i].top_x32 > 0)
+            out[n++] =
+                (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 1, 0);
+        out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)g[i].top,
+                                              JUMP_TO(to_enosys), JUMP_TO(to_filter));
+        n++;
+        if (g[i].top_x32 > 0) {
+            out[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)g[i].top_x32,
+                                                  JUMP_TO(to_enosys), JUMP_TO(to_filter));
+            n++;
         }
     }
-    if (n == 0 || n + 1 > max)
-        return 0;
-    size_t enosys = n; /* then the filter, at n + 1 */
-    for (size_t i = 0; i < n; i++) {
-        out[i] = code[i].f;
-        /* The last group's "other architecture" goes on to the filter, not to ENOSYS. */
-        if (code[i].jt == TO_NONE && BPF_CLASS(out[i].code) == BPF_JMP &&
-            BPF_OP(out[i].code) == BPF_JEQ && i + 1 + out[i].jf >= enosys)
-            out[i].jf = (uint8_t)(enosys + 1 - (i + 1));
-        if (code[i].jt != TO_NONE)
-            out[i].jt = (uint8_t)((code[i].jt == TO_ENOSYS ? enosys : enosys + 1) - (i + 1));
-        if (code[i].jf != TO_NONE)
-            out[i].jf = (uint8_t)((code[i].jf == TO_ENOSYS ? enosys : enosys + 1) - (i + 1));
-    }
-    out[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
-    return n + 1;
+#undef JUMP_TO
+    out[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0);
+    out[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+    return n;
 }
 
 /* libseccomp's cost grows much faster than linearly with the architectures in one filter
@@ -555,7 +552,7 @@ int seccomp_filter_compile(const struct spec_seccomp *s, struct seccomp_filter_p
         return r;
     }
 
-    struct sock_filter stub[65];
+    struct sock_filter stub[6 * SECCOMP_MAX_ARCHES + 2];
     size_t n_stub = enosys_stub(s, arches, (size_t)n, stub, ARRAY_SIZE(stub));
     if (total + n_stub > BPF_MAXINSNS)
         n_stub = 0; /* the filter as asked comes first */
