@@ -459,6 +459,30 @@ static void test_many_files_and_depth(void **state)
     compare(s, d, (struct maps){&id, &id}, false);
 }
 
+static void test_hardlinks_across_batches(void **state)
+{
+    struct fixture *f = *state;
+    /* More files than one batch holds, each with two more names: one in the same directory and
+     * one in a directory walked later, some setuid. */
+    assert_int_equal(mkdir(P(f, "src/a"), 0755), 0);
+    assert_int_equal(mkdir(P(f, "src/b"), 0755), 0);
+    for (int i = 0; i < 100; i++) {
+        char name[64], same[64], other[64];
+        snprintf(name, sizeof(name), "src/a/f%03d", i);
+        snprintf(same, sizeof(same), "src/a/g%03d", i);
+        snprintf(other, sizeof(other), "src/b/h%03d", i);
+        put(f, name, name, i % 7 ? 0644 : 04755);
+        assert_int_equal(link(P(f, name), P(f, same)), 0);
+        assert_int_equal(link(P(f, name), P(f, other)), 0);
+    }
+    times_of(f, "src/a", 1400000000, 111);
+    times_of(f, "src/b", 1400000001, 222);
+    struct berth_error *err = NULL;
+    assert_int_equal(copy_tree(f->src, f->dst, NULL, NULL, &err), 0);
+    struct copy_id_map id = {0};
+    compare(P(f, "src"), P(f, "dst"), (struct maps){&id, &id}, false);
+}
+
 static void test_id_map_lookup(void **state)
 {
     const struct spec_id_mapping m[] = {{0, 1000, 10}, {100, 5000, 1}};
@@ -486,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mount_not_entered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skip_selinux, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_files_and_depth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hardlinks_across_batches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
