@@ -512,6 +512,8 @@ static int create(struct create_job *j, struct berth_error **err)
     st->annotations = annotations_json(j->spec);
     st->hooks = hooks_record(j->spec);
     st->label = label_record(j->spec);
+    const struct spec_namespace *pidns = spec_namespace_find(j->spec, SPEC_NS_PID);
+    st->own_pidns = pidns && !pidns->path;
 
     _cleanup_close_ int fifo = -1;
     if (!j->start_by_socket) {

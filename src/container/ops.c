@@ -303,16 +303,24 @@ static bool wait_empty(const struct cgroup *cg)
     }
 }
 
+/* Kill what is left of the container. With a pid namespace of its own that is its init (the
+ * kernel ends the rest with it); without one, everything in its cgroup, as runc does. */
 static int kill_everything(const struct container_state *st, struct cgroup *cg,
                            struct berth_error **err)
 {
+    bool init_only = cg && st->own_pidns;
     if (cg) {
         /* An empty cgroup stays empty (nothing in it is left to fork): then no signal, and no
          * freezer writes, which on v1 make the kernel patch its code on every CPU. */
         bool populated = true;
         int r = 0;
         if (cgroup_populated(cg, &populated, NULL) < 0 || populated) {
-            r = cgroup_signal_all(cg, SIGKILL, err);
+            if (init_only && st->pid > 0 &&
+                container_proc_start_time(st->pid, NULL) == st->start_time)
+                kill(st->pid, SIGKILL);
+            else if (!init_only)
+                r = cgroup_signal_all(cg, SIGKILL, err);
+            /* A paused container's processes die only once thawed. */
             if (r == 0)
                 r = cgroup_freeze(cg, false, err);
         }
@@ -328,7 +336,7 @@ static int kill_everything(const struct container_state *st, struct cgroup *cg,
     }
     if (!cg && st->pid > 0 && container_proc_start_time(st->pid, NULL) == st->start_time)
         kill(st->pid, SIGKILL);
-    if (st->pid > 0 && !(cg && wait_empty(cg)))
+    if (st->pid > 0 && !(cg && !init_only && wait_empty(cg)))
         wait_exit(st->pid, st->start_time);
     return 0;
 }

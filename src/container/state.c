@@ -167,6 +167,8 @@ int container_state_write(int dirfd, const struct container_state *st, bool exis
         json_object_set(o, "label", st->label);
     if (st->rootfs_mount)
         json_object_set_new(o, "rootfsMount", json_integer((json_int_t)st->rootfs_mount));
+    if (st->own_pidns)
+        json_object_set_new(o, "ownPidNamespace", json_true());
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     int r = fs_replace_file_at(dirfd, CONTAINER_STATE_FILE, text, strlen(text), 0600, exists, err);
@@ -212,6 +214,7 @@ int container_state_read(int dirfd, const char *id, struct container_state *st,
     st->cgroup = json_incref(json_object_get(o, "cgroup"));
     st->label = json_incref(json_object_get(o, "label"));
     st->rootfs_mount = (unsigned long long)json_integer_value(json_object_get(o, "rootfsMount"));
+    st->own_pidns = json_is_true(json_object_get(o, "ownPidNamespace"));
     json_decref(o);
     return 0;
 }

@@ -34,6 +34,9 @@ struct container_state {
     /* Without a mount namespace of its own: the id of the runtime's private bind of the rootfs
      * (mnt_bind_private), which holds every mount the container made; delete detaches it. */
     unsigned long long rootfs_mount;
+    /* A new pid namespace: the init's death ends the container; what else runs in its cgroup
+     * (a cgroupsPath can be shared) is not the container's. */
+    bool own_pidns;
 };
 
 #define CONTAINER_EXEC_FIFO  "exec.fifo"

@@ -188,6 +188,24 @@ def test_a_cgroup_others_run_in_is_joined_with_a_warning(berth, make_bundle):
         assert ("the container's cgroup is not empty: 1 process already run there, and its "
                 "limits are theirs too") in r.err, r
         assert berth.status(c2) == "running"
-    finally:
+        # Each has a pid namespace of its own: deleting one kills its init alone, not the
+        # other's processes in the shared cgroup.
+        r = berth("delete", "--force", c2, check=False)
+        assert r.rc == 0, r
+        assert berth.status(c1) == "running"
+        # With c2 back in it, the cgroup c1 made cannot be removed: c1's delete kills c1 and
+        # fails, as runc's does, leaving c2 running and c1 stopped until c2 has gone.
+        berth("run", "-d", "-b", second.path, c2)
+        r = berth("delete", "--force", c1, check=False)
+        assert r.rc == 1, r
+        assert "cgroup: cannot remove /sys/fs/cgroup/" in r.err, r
+        assert ("processes still run there (another container's, where two share a "
+                "cgroupsPath)") in r.err, r
+        assert berth.status(c2) == "running"
+        assert berth.status(c1) == "stopped"
         berth("delete", "--force", c2)
-        berth("delete", "--force", c1)
+        berth("delete", c1)
+        assert not os.path.exists(f"/sys/fs/cgroup/pids/{name}")
+    finally:
+        berth("delete", "--force", c2, check=False)
+        berth("delete", "--force", c1, check=False)

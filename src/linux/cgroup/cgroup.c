@@ -797,6 +797,11 @@ static int remove_dir(struct cgroup_dir *d, struct berth_error **err)
                                      .tv_nsec = (long)(delay_ms % 1000) * 1000000},
                   NULL);
     }
+    if (r == -EBUSY)
+        return berth_error_set(err, 0,
+                               "cgroup: cannot remove %s: processes still run there (another "
+                               "container's, where two share a cgroupsPath)",
+                               d->path);
     if (r < 0)
         return berth_error_set(err, -r, "cgroup: remove %s", d->path);
     return remove_parents(d, err);
