@@ -490,12 +490,13 @@ static int create(struct create_job *j, struct berth_error **err)
     r = load_bundle(j, err);
     if (r < 0)
         return r;
-    const struct spec_linux *l = j->spec->linux_;
-    if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, &j->seccomp, err)) < 0)
-        return r;
     j->rootfd = container_root_open(o->root, true, err);
     if (j->rootfd < 0)
         return j->rootfd;
+    const struct spec_linux *l = j->spec->linux_;
+    if (l && l->seccomp &&
+        (r = seccomp_filter_compile_cached(l->seccomp, o->root, &j->seccomp, err)) < 0)
+        return r;
     j->dirfd = container_dir_create(j->rootfd, o->id, err);
     if (j->dirfd < 0)
         return j->dirfd;

@@ -630,7 +630,8 @@ static int exec(const struct container_exec_opts *o, struct exec_job *j, struct 
     if (r < 0)
         return r;
     const struct spec_linux *l = j->spec->linux_;
-    if (l && l->seccomp && (r = seccomp_filter_compile(l->seccomp, &j->seccomp, err)) < 0)
+    if (l && l->seccomp &&
+        (r = seccomp_filter_compile_cached(l->seccomp, o->root, &j->seccomp, err)) < 0)
         return r;
     if (j->p->apparmor_profile && *j->p->apparmor_profile && !label_apparmor_enabled())
         return berth_error_set(err, 0,

@@ -43,6 +43,11 @@ int seccomp_filter_export(scmp_filter_ctx ctx, struct seccomp_filter_prog *out,
 int seccomp_filter_compile(const struct spec_seccomp *s, struct seccomp_filter_prog *out,
                            struct berth_error **err);
 
+/* seccomp_filter_compile, or the program compiled before for the same profile, kept under the
+ * state root (its .seccomp-bpf directory; root NULL: not kept). */
+int seccomp_filter_compile_cached(const struct spec_seccomp *s, const char *root,
+                                  struct seccomp_filter_prog *out, struct berth_error **err);
+
 /* Load the program on the calling thread (needs no_new_privs or CAP_SYS_ADMIN). When the
  * program notifies, *notify_fd gets the listener (O_CLOEXEC), else -1; notify_fd may be NULL
  * only for a program that does not notify. */

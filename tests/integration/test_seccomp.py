@@ -57,6 +57,29 @@ def test_errno_ret_denies_mkdir(berth, bundle, nnp):
     assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "made-here"))
 
 
+def test_compiled_profile_is_kept_and_reused(berth, bundle):
+    """The program compiled for a profile is kept under the state root: the next create (and
+    exec) with the same profile loads it instead of compiling, and it denies the same."""
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": errno.EACCES}],
+    }
+    cache = os.path.join(berth.root, ".seccomp-bpf")
+    r = _run(berth, bundle, profile, *MKDIR)
+    assert r.rc == 1 and "Permission denied" in r.err, r
+    entries = os.listdir(cache)
+    assert len(entries) == 1, entries
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+    r = berth("--debug", "run", "--bundle", bundle.path, berth.new_id(), check=False)
+    assert r.rc == 1 and "Permission denied" in r.err, r
+    assert f"seccomp: program {entries[0]} from {cache}" in r.err, r
+    assert os.listdir(cache) == entries
+    assert not os.path.exists(os.path.join(bundle.rootfs, "tmp", "made-here"))
+    # The list of containers does not show it.
+    assert berth("list", "-q").out.split() == []
+
+
 def test_without_filter_mkdir_works(berth, bundle):
     bundle.set_args(*MKDIR)
     r = berth("run", "--bundle", bundle.path, berth.new_id(), check=False)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -733,6 +734,124 @@ static void test_notify_needs_fd(void **state)
     berth_error_free(err);
 }
 
+/* ---- the compiled-program cache ---- */
+
+static void compile_cached(struct spec *s, const char *root, struct seccomp_filter_prog *p)
+{
+    struct berth_error *err = NULL;
+    if (seccomp_filter_compile_cached(s->linux_->seccomp, root, p, &err) < 0)
+        fail_msg("compile: %s", err->msg);
+}
+
+static size_t cache_entries(const char *root)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/.seccomp-bpf", root);
+    _cleanup_closedir_ DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        n += de->d_name[0] != '.';
+    return n;
+}
+
+static char *only_entry(const char *root)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/.seccomp-bpf", root);
+    _cleanup_closedir_ DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.')
+            return xasprintf("%s/%s", dir, de->d_name);
+    fail_msg("no entry under %s", dir);
+    return NULL;
+}
+
+static void assert_same_prog(const struct seccomp_filter_prog *a,
+                             const struct seccomp_filter_prog *b)
+{
+    assert_int_equal(a->len, b->len);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->notify, b->notify);
+    assert_memory_equal(a->insns, b->insns, a->len * sizeof(*a->insns));
+}
+
+static void test_cache(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *root = make_tmpdir();
+    const char *deny_mkdir = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": "
+                             "[\"SECCOMP_FILTER_FLAG_LOG\"], \"syscalls\": [{\"names\": "
+                             "[\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\", "
+                             "\"errnoRet\": 13}]}";
+    struct spec *s = spec_with_seccomp(deny_mkdir);
+    struct seccomp_filter_prog plain, first, again;
+    compile_ok(deny_mkdir, &plain);
+
+    /* A miss compiles and keeps the program; a hit loads the same one, and it works. */
+    compile_cached(s, root, &first);
+    assert_same_prog(&plain, &first);
+    assert_int_equal(cache_entries(root), 1);
+    _cleanup_free_ char *entry = only_entry(root);
+    struct stat st;
+    assert_int_equal(stat(entry, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    compile_cached(s, root, &again);
+    assert_same_prog(&plain, &again);
+    _cleanup_free_ char *sub = xasprintf("%s/x", root);
+    assert_exit(run_filtered(&again, call_mkdir, sub), 1 + EACCES);
+    seccomp_filter_prog_clear(&again);
+
+    /* An entry cut short (a crash while it was written) is compiled over. */
+    _cleanup_free_ char *data = NULL;
+    size_t len;
+    assert_int_equal(fs_read_file_at(AT_FDCWD, entry, 1 << 20, &data, &len, NULL), 0);
+    assert_int_equal(len, 16 + plain.len * sizeof(*plain.insns));
+    assert_int_equal(truncate(entry, (off_t)len - 4), 0);
+    compile_cached(s, root, &again);
+    assert_same_prog(&plain, &again);
+    seccomp_filter_prog_clear(&again);
+    assert_int_equal(stat(entry, &st), 0);
+    assert_int_equal((size_t)st.st_size, len);
+
+    /* Another profile is another entry; SPEC_ALLOW (a warning where unsupported) none; no
+     * root, no cache. */
+    struct spec *other = spec_with_seccomp("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
+                                           "[{\"names\": [\"mkdir\"], \"action\": "
+                                           "\"SCMP_ACT_ERRNO\", \"errnoRet\": 13}]}");
+    compile_cached(other, root, &again);
+    seccomp_filter_prog_clear(&again);
+    assert_int_equal(cache_entries(root), 2);
+    struct spec *ssb = spec_with_seccomp("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": "
+                                         "[\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"]}");
+    compile_cached(ssb, root, &again);
+    seccomp_filter_prog_clear(&again);
+    compile_cached(s, NULL, &again);
+    seccomp_filter_prog_clear(&again);
+    assert_int_equal(cache_entries(root), 2);
+
+    /* The directory holds at most 64 entries: the store that would pass them empties it. */
+    for (int i = 0; i < 70; i++) {
+        _cleanup_free_ char *json = xasprintf("{\"defaultAction\": \"SCMP_ACT_ALLOW\", "
+                                              "\"syscalls\": [{\"names\": [\"mkdir\"], "
+                                              "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": %d}]}",
+                                              i + 100);
+        struct spec *many = spec_with_seccomp(json);
+        compile_cached(many, root, &again);
+        seccomp_filter_prog_clear(&again);
+        spec_free(many);
+        assert_true(cache_entries(root) <= 64);
+    }
+    assert_true(cache_entries(root) < 64);
+
+    spec_free(s);
+    spec_free(other);
+    spec_free(ssb);
+    seccomp_filter_prog_clear(&plain);
+    seccomp_filter_prog_clear(&first);
+    _cleanup_free_ char *rm = xasprintf("rm -rf '%s'", root);
+    assert_int_equal(system(rm), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_notify),
         cmocka_unit_test(test_notify_needs_fd),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
