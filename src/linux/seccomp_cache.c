@@ -166,14 +166,9 @@ static int cache_read(const char *root, const char *key, struct seccomp_filter_p
  * generate them) must not fill the root's file system. */
 static void cache_trim(int dirfd)
 {
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    _cleanup_closedir_ DIR *d = fs_opendir_fd(dirfd);
+    if (!d)
         return;
-    _cleanup_closedir_ DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)))

@@ -215,17 +215,10 @@ static int remove_layer_tree(struct storage *s, const char *id, struct berth_err
 /* The index is written to a temporary file and renamed: a kill in between leaves the temporary. */
 static void remove_stale_temporaries(int vfs_fd)
 {
-    int fd = openat(vfs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    _cleanup_closedir_ DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
+    _cleanup_closedir_ DIR *d = fs_opendir_fd(vfs_fd);
     static const char prefix[] = "." INDEX_NAME ".tmp";
     struct dirent *de;
-    while ((de = readdir(d)))
+    while (d && (de = readdir(d)))
         if (strncmp(de->d_name, prefix, sizeof(prefix) - 1) == 0)
             unlinkat(vfs_fd, de->d_name, 0);
 }

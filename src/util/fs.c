@@ -135,6 +135,20 @@ int fs_write_file_at(int dirfd, const char *name, const void *data, size_t len,
     return 0;
 }
 
+DIR *fs_opendir_fd(int dirfd)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return d;
+}
+
 static int remove_children(int fd, dev_t dev, const char *name, struct berth_error **err)
 {
     _cleanup_closedir_ DIR *d = fdopendir(fd);

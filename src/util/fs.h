@@ -1,6 +1,7 @@
 /* Small file helpers, all relative to a directory fd and never following a final symlink. */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -10,6 +11,9 @@ struct berth_error;
 /* Read a whole file (at most `max` bytes; larger is E2BIG) into a NUL-terminated buffer. */
 int fs_read_file_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
                     struct berth_error **err);
+
+/* A directory stream over dirfd's directory that leaves dirfd open (NULL with errno set). */
+DIR *fs_opendir_fd(int dirfd);
 
 /* Read what is left of an fd, like fs_read_file_at; returns a negative errno on failure. */
 int fs_read_fd(int fd, size_t max, char **out, size_t *len);
