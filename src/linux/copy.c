@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -1090,7 +1091,10 @@ static void worker_free(struct worker *t)
 
 static void start_helpers(struct walk *w)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* The CPUs this thread may run on (taskset, a cpuset cgroup), not all the machine has. */
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                             : sysconf(_SC_NPROCESSORS_ONLN);
     size_t n = cpus > 1 ? (size_t)cpus - 1 : 0;
     if (n > MAX_WORKERS)
         n = MAX_WORKERS;

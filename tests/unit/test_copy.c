@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,35 @@ static void test_hardlinks_across_batches(void **state)
     compare(P(f, "src"), P(f, "dst"), (struct maps){&id, &id}, false);
 }
 
+static void test_one_cpu(void **state)
+{
+    struct fixture *f = *state;
+    /* Allowed one CPU, the walk copies alone (no helper thread): the same tree, the same copy. */
+    build_tree(f);
+    for (int i = 0; i < 100; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "src/tmp/f%03d", i);
+        put(f, name, name, 0644);
+    }
+    times_of(f, "src/tmp", 1400000002, 333);
+    cpu_set_t old, one;
+    assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &old)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+    struct berth_error *err = NULL;
+    int r = copy_tree(f->src, f->dst, NULL, NULL, &err);
+    assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+    if (r < 0)
+        fail_msg("copy_tree: %s", err->msg);
+    struct copy_id_map id = {0};
+    compare(P(f, "src"), P(f, "dst"), (struct maps){&id, &id}, false);
+}
+
 static void test_id_map_lookup(void **state)
 {
     const struct spec_id_mapping m[] = {{0, 1000, 10}, {100, 5000, 1}};
@@ -511,6 +541,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_skip_selinux, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_files_and_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hardlinks_across_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_cpu, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
