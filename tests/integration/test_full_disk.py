@@ -67,13 +67,18 @@ class SmallFs:
         """Leave no byte free."""
         fd = os.open(self.ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            for chunk in (65536, 4096, 512, 1):
-                try:
-                    while True:
-                        os.write(fd, b"\0" * chunk)
-                except OSError as e:
-                    assert e.errno == errno.ENOSPC, e
-                os.fsync(fd)
+            # ext4 gives back blocks it had reserved for delayed allocation once the data is
+            # written out: fill again until nothing is left.
+            for _ in range(10):
+                for chunk in (65536, 4096, 512, 1):
+                    try:
+                        while True:
+                            os.write(fd, b"\0" * chunk)
+                    except OSError as e:
+                        assert e.errno == errno.ENOSPC, e
+                    os.fsync(fd)
+                if self.free_bytes() == 0:
+                    break
         finally:
             os.close(fd)
         assert self.free_bytes() == 0
