@@ -133,10 +133,15 @@ def test_exec_cgroup_sub(berth, running):
         os.rmdir(sub) if os.path.exists(sub) else None
 
 
+def parse_cgroup(text):
+    """{controllers: path} of a /proc/PID/cgroup text ("" for the cgroup2 hierarchy)."""
+    return {ctrls: path for _, ctrls, path in (l.split(":", 2) for l in text.splitlines())}
+
+
 def cgroup_lines(pid):
-    """{controllers: path} of /proc/PID/cgroup ("" for the cgroup2 hierarchy)."""
+    """parse_cgroup of /proc/PID/cgroup."""
     with open(f"/proc/{pid}/cgroup") as f:
-        return {ctrls: path for _, ctrls, path in (l.rstrip("\n").split(":", 2) for l in f)}
+        return parse_cgroup(f.read())
 
 
 def cgroup_mounts():
@@ -175,7 +180,7 @@ def test_exec_cgroup_v1_forms(berth, running):
         # "/" is the container's own cgroup, in every hierarchy.
         r = berth("exec", "--cgroup", "/", running, "cat", "/proc/self/cgroup", check=False)
         assert r.rc == 0, r
-        assert {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())} == own
+        assert parse_cgroup(r.out) == own
         for arg, want in [("..", ".. is not a sub cgroup path"),
                           ("a/../..", "is not a sub cgroup path"),
                           ("nonexistent", "nonexistent"),
@@ -197,7 +202,7 @@ def test_exec_cgroup_v1_forms(berth, running):
         r = berth("exec", "--cgroup", "memory:submem", "--cgroup", "cpu,cpuacct:subcpu", running,
                   "cat", "/proc/self/cgroup", check=False)
         assert r.rc == 0, r
-        got = {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())}
+        got = parse_cgroup(r.out)
         for ctrls, path in own.items():
             want = path + "/submem" if ctrls == mem else path + "/subcpu" if ctrls in cpus \
                 else path
@@ -228,14 +233,14 @@ def test_exec_cgroup_bare_path_hybrid(berth, running):
                         dst.write(src.read())
         r = berth("exec", "--cgroup", "sub", running, "cat", "/proc/self/cgroup", check=False)
         assert r.rc == 0, r
-        got = {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())}
+        got = parse_cgroup(r.out)
         assert got == {c: p + "/sub" if c else p for c, p in own.items()}, got
         # Where cgroup2 has it too, the process goes there as well.
         made.append(host_cgroup_dir(init, "", "sub"))
         os.mkdir(made[-1])
         r = berth("exec", "--cgroup", "/sub/", running, "cat", "/proc/self/cgroup", check=False)
         assert r.rc == 0, r
-        got = {c: p for c, p in (l.split(":", 2)[1:] for l in r.out.splitlines())}
+        got = parse_cgroup(r.out)
         assert got == {c: p + "/sub" for c, p in own.items()}, got
     finally:
         berth("delete", "--force", running)
